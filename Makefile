@@ -1,0 +1,79 @@
+# iothubd: the two commands are `make run` and `make test`; both install what is missing.
+#
+#   make deps    apt-get install the missing Debian packages; npm ci for the interop tests
+#   make build   release-ish build into build/ (build/iothubd, build/iothub)
+#   make run     deps + build, then start iothubd with embedded storage in ./iothubd-data
+#   make test    deps + sanitizer build (ASan+UBSan) in build-asan/, then every test (ctest)
+#   make fuzz    clang libFuzzer build in build-fuzz/; runs each target FUZZ_SECONDS
+#   make bench   benchmark scripts in bench/ (figures go to docs/benchmarks.md)
+#   make format  clang-format every C file in place
+
+DEBIAN_PACKAGES := build-essential cmake pkg-config clang libclang-rt-14-dev clang-format \
+	libevent-dev libssl-dev libsqlite3-dev libjansson-dev libcurl4-openssl-dev libcmocka-dev \
+	python3 python3-dev iproute2 util-linux openssl sqlite3 nodejs npm curl
+JOBS ?= $(shell nproc)
+FUZZ_SECONDS ?= 60
+RUN_ARGS ?=
+
+.PHONY: all deps deps-apt deps-npm build build-asan run test fuzz fuzz-build fuzz-smoke bench format \
+	format-check install clean
+
+all: build
+
+deps: deps-apt deps-npm
+
+deps-apt:
+	@missing=$$(for p in $(DEBIAN_PACKAGES); do \
+		dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; \
+	done); \
+	if [ -n "$$missing" ]; then \
+		echo "deps: installing $$missing"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	fi
+
+deps-npm:
+	@if [ ! -d tests/interop/node_modules ] || \
+	    [ tests/interop/package-lock.json -nt tests/interop/node_modules/.package-lock.json ]; then \
+		cd tests/interop && npm ci --no-audit --no-fund; \
+	fi
+
+build: deps-apt
+	cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+	cmake --build build -j $(JOBS)
+
+build-asan: deps-apt
+	cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DIOTHUB_SANITIZE=ON >/dev/null
+	cmake --build build-asan -j $(JOBS)
+
+run: build
+	./build/iothubd $(RUN_ARGS)
+
+test: deps build build-asan fuzz-smoke
+	ctest --test-dir build-asan --output-on-failure -j $(JOBS)
+
+fuzz-build: deps-apt
+	CC=clang cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=Debug -DIOTHUB_FUZZ=ON \
+		-DIOTHUB_SANITIZE=ON >/dev/null
+	cmake --build build-fuzz -j $(JOBS)
+
+# A few seconds per target on every `make test`; `make fuzz` for real runs.
+fuzz-smoke: fuzz-build
+	tools/run-fuzzers build-fuzz 5
+
+fuzz: fuzz-build
+	tools/run-fuzzers build-fuzz $(FUZZ_SECONDS)
+
+bench: build deps-npm
+	bench/run-all
+
+format:
+	clang-format -i $$(git ls-files '*.c' '*.h')
+
+format-check:
+	clang-format --dry-run -Werror $$(git ls-files '*.c' '*.h')
+
+install: build
+	cmake --install build
+
+clean:
+	rm -rf build build-asan build-fuzz

@@ -1,0 +1,164 @@
+#include "hub/config.h"
+
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static const char usage_text[] =
+    "Usage: iothubd [OPTIONS]\n"
+    "\n"
+    "A self-hosted IoT hub, wire-compatible with Azure IoT Hub. Starts with zero\n"
+    "configuration: on first start it creates the data directory, a CA and a server\n"
+    "certificate, and the five default shared access policies, then prints the\n"
+    "iothubowner connection string and the CA file that clients must trust.\n"
+    "\n"
+    "Options:\n"
+    "  --data-dir DIR        where the hub keeps its state (default ./iothubd-data)\n"
+    "  --hostname NAME       the hub's host name, as in HostName= of connection strings\n"
+    "                        (default: the one used last time, else localhost)\n"
+    "  --host-alias NAME     another name clients may use for this hub (repeatable)\n"
+    "  --bind ADDR           address to listen on (default :: = every IPv4 and IPv6 address)\n"
+    "  --https-port PORT     service REST API and device HTTPS (default 443, 0 = off)\n"
+    "  --tls-cert FILE       server certificate chain (PEM) to use instead of the generated one\n"
+    "  --tls-key FILE        its private key (PEM); needs --tls-cert\n"
+    "  --threads N           network threads (default: one per core)\n"
+    "  --log-level LEVEL     debug, info, warn or error (default info)\n"
+    "  --print-connection-string [POLICY]\n"
+    "                        print the connection string of POLICY (default iothubowner)\n"
+    "                        from the data directory and exit\n"
+    "  --version             print the version and exit\n"
+    "  --help                print this help and exit\n"
+    "\n"
+    "Logs go to stderr in logfmt. SIGINT or SIGTERM shut the hub down cleanly.\n";
+
+enum {
+    OPT_DATA_DIR = 256,
+    OPT_HOSTNAME,
+    OPT_HOST_ALIAS,
+    OPT_BIND,
+    OPT_HTTPS_PORT,
+    OPT_TLS_CERT,
+    OPT_TLS_KEY,
+    OPT_THREADS,
+    OPT_LOG_LEVEL,
+    OPT_PRINT_CS,
+    OPT_VERSION,
+    OPT_HELP,
+};
+
+static int parse_port(const char *flag, const char *value, int *out)
+{
+    char *end;
+    long v = strtol(value, &end, 10);
+    if (*value == '\0' || *end != '\0' || v < 0 || v > 65535) {
+        fprintf(stderr, "iothubd: %s wants a port number from 0 to 65535, not '%s'\n", flag, value);
+        return -1;
+    }
+    *out = (int)v;
+    return 0;
+}
+
+enum config_result config_parse(int argc, char **argv, struct hub_config *cfg)
+{
+    static const struct option options[] = {
+        {"data-dir", required_argument, NULL, OPT_DATA_DIR},
+        {"hostname", required_argument, NULL, OPT_HOSTNAME},
+        {"host-alias", required_argument, NULL, OPT_HOST_ALIAS},
+        {"bind", required_argument, NULL, OPT_BIND},
+        {"https-port", required_argument, NULL, OPT_HTTPS_PORT},
+        {"tls-cert", required_argument, NULL, OPT_TLS_CERT},
+        {"tls-key", required_argument, NULL, OPT_TLS_KEY},
+        {"threads", required_argument, NULL, OPT_THREADS},
+        {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
+        {"print-connection-string", optional_argument, NULL, OPT_PRINT_CS},
+        {"version", no_argument, NULL, OPT_VERSION},
+        {"help", no_argument, NULL, OPT_HELP},
+        {NULL, 0, NULL, 0},
+    };
+    memset(cfg, 0, sizeof(*cfg));
+    cfg->data_dir = "./iothubd-data";
+    cfg->bind_address = "::";
+    cfg->https_port = 443;
+    cfg->log_level = "info";
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    cfg->threads = cores > 0 ? (int)cores : 1;
+
+    int c;
+    opterr = 0;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "", options, NULL)) != -1) {
+        switch (c) {
+        case OPT_DATA_DIR:
+            cfg->data_dir = optarg;
+            break;
+        case OPT_HOSTNAME:
+            cfg->hostname = optarg;
+            break;
+        case OPT_HOST_ALIAS:
+            if (cfg->alias_count == CONFIG_MAX_ALIASES) {
+                fprintf(stderr, "iothubd: at most %d --host-alias flags\n", CONFIG_MAX_ALIASES);
+                return CONFIG_EXIT_USAGE;
+            }
+            cfg->aliases[cfg->alias_count++] = optarg;
+            break;
+        case OPT_BIND:
+            cfg->bind_address = optarg;
+            break;
+        case OPT_HTTPS_PORT:
+            if (parse_port("--https-port", optarg, &cfg->https_port) != 0)
+                return CONFIG_EXIT_USAGE;
+            break;
+        case OPT_TLS_CERT:
+            cfg->tls_cert = optarg;
+            break;
+        case OPT_TLS_KEY:
+            cfg->tls_key = optarg;
+            break;
+        case OPT_THREADS: {
+            char *end;
+            long v = strtol(optarg, &end, 10);
+            if (*optarg == '\0' || *end != '\0' || v < 1 || v > 256) {
+                fprintf(stderr, "iothubd: --threads wants a number from 1 to 256, not '%s'\n",
+                        optarg);
+                return CONFIG_EXIT_USAGE;
+            }
+            cfg->threads = (int)v;
+            break;
+        }
+        case OPT_LOG_LEVEL:
+            cfg->log_level = optarg;
+            break;
+        case OPT_PRINT_CS:
+            cfg->print_only = true;
+            /* Accept both --print-connection-string=POLICY and "... POLICY". */
+            if (optarg)
+                cfg->print_connection_string = optarg;
+            else if (optind < argc && argv[optind][0] != '-')
+                cfg->print_connection_string = argv[optind++];
+            else
+                cfg->print_connection_string = "iothubowner";
+            break;
+        case OPT_VERSION:
+            printf("iothubd %s\n", IOTHUB_VERSION);
+            return CONFIG_EXIT_OK;
+        case OPT_HELP:
+            fputs(usage_text, stdout);
+            return CONFIG_EXIT_OK;
+        default:
+            fprintf(stderr, "iothubd: unknown or incomplete option '%s'; see iothubd --help\n",
+                    argv[optind - 1]);
+            return CONFIG_EXIT_USAGE;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "iothubd: unexpected argument '%s'; see iothubd --help\n", argv[optind]);
+        return CONFIG_EXIT_USAGE;
+    }
+    if ((cfg->tls_cert == NULL) != (cfg->tls_key == NULL)) {
+        fprintf(stderr, "iothubd: --tls-cert and --tls-key go together\n");
+        return CONFIG_EXIT_USAGE;
+    }
+    return CONFIG_RUN;
+}

@@ -1,0 +1,31 @@
+/* Daemon configuration: command-line flags with their defaults. */
+#ifndef IOTHUB_HUB_CONFIG_H
+#define IOTHUB_HUB_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#define CONFIG_MAX_ALIASES 8
+
+struct hub_config {
+    const char *data_dir;                    /* --data-dir, default ./iothubd-data */
+    const char *hostname;                    /* --hostname; NULL = remembered one or "localhost" */
+    const char *aliases[CONFIG_MAX_ALIASES]; /* --host-alias, repeatable */
+    size_t alias_count;
+    const char *bind_address; /* --bind, default "::" (all, IPv4 and IPv6) */
+    int https_port;           /* --https-port, default 443; 0 = off */
+    const char *tls_cert;     /* --tls-cert / --tls-key: bring your own */
+    const char *tls_key;
+    int threads;                         /* --threads, default: number of cores */
+    const char *log_level;               /* --log-level, default info */
+    const char *print_connection_string; /* --print-connection-string [POLICY] */
+    bool print_only;
+};
+
+enum config_result { CONFIG_RUN = 0, CONFIG_EXIT_OK = 1, CONFIG_EXIT_USAGE = 2 };
+
+/* Parses argv into cfg (pointers into argv, which outlives cfg). Prints --help or a usage
+ * error itself. */
+enum config_result config_parse(int argc, char **argv, struct hub_config *cfg);
+
+#endif

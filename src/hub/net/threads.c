@@ -1,0 +1,78 @@
+#include "hub/net/threads.h"
+
+#include <event2/event.h>
+#include <event2/http.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "common/log.h"
+#include "hub/hub.h"
+#include "hub/rest/server.h"
+
+int net_threads_create(struct hub *hub, char *err, size_t errlen)
+{
+    hub->threads = calloc((size_t)hub->thread_count, sizeof(*hub->threads));
+    if (!hub->threads) {
+        snprintf(err, errlen, "out of memory creating %d network threads", hub->thread_count);
+        return -1;
+    }
+    for (int i = 0; i < hub->thread_count; i++) {
+        struct net_thread *t = &hub->threads[i];
+        t->hub = hub;
+        t->index = i;
+        t->base = event_base_new();
+        if (!t->base) {
+            snprintf(err, errlen, "cannot create the event loop of network thread %d", i);
+            return -1;
+        }
+        if (hub->https_fd >= 0 && rest_server_attach(t, err, errlen) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+static void *thread_main(void *arg)
+{
+    struct net_thread *t = arg;
+    event_base_loop(t->base, EVLOOP_NO_EXIT_ON_EMPTY);
+    return NULL;
+}
+
+int net_threads_start(struct hub *hub)
+{
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, &old);
+    int rc = 0;
+    for (int i = 0; i < hub->thread_count; i++) {
+        struct net_thread *t = &hub->threads[i];
+        if (pthread_create(&t->tid, NULL, thread_main, t) != 0) {
+            log_error("cannot start a network thread", "thread=%d", i);
+            rc = -1;
+            break;
+        }
+    }
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    return rc;
+}
+
+void net_threads_stop(struct hub *hub)
+{
+    if (!hub->threads)
+        return;
+    for (int i = 0; i < hub->thread_count; i++)
+        if (hub->threads[i].base)
+            event_base_loopbreak(hub->threads[i].base);
+    for (int i = 0; i < hub->thread_count; i++) {
+        struct net_thread *t = &hub->threads[i];
+        if (t->tid)
+            pthread_join(t->tid, NULL);
+        if (t->http)
+            evhttp_free(t->http);
+        if (t->base)
+            event_base_free(t->base);
+    }
+    free(hub->threads);
+    hub->threads = NULL;
+}

@@ -1,0 +1,14 @@
+/* REST handlers, one file per resource family. Each sends exactly one reply. */
+#ifndef IOTHUB_HUB_REST_HANDLERS_H
+#define IOTHUB_HUB_REST_HANDLERS_H
+
+#include "hub/rest/request.h"
+
+void rest_devices_list(struct rest_request *r);
+void rest_device_get(struct rest_request *r);
+void rest_device_put(struct rest_request *r);
+void rest_device_delete(struct rest_request *r);
+void rest_devices_query(struct rest_request *r);
+void rest_statistics_devices(struct rest_request *r);
+
+#endif

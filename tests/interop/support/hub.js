@@ -1,0 +1,46 @@
+// Starts a real iothubd for a Node interop test (inside the test's network namespace, so it
+// takes port 443 as the SDKs require) and hands back its connection string and CA file.
+'use strict';
+const { spawn, execFileSync } = require('node:child_process');
+const fs = require('node:fs');
+const os = require('node:os');
+const path = require('node:path');
+
+const IOTHUBD = process.env.IOTHUBD || path.resolve(__dirname, '../../../build/iothubd');
+
+async function startHub(args = []) {
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'iothubd-interop-'));
+  const proc = spawn(IOTHUBD, ['--data-dir', dataDir, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  proc.stderr.on('data', (d) => { err += d; });
+  await new Promise((resolve, reject) => {
+    proc.stdout.on('data', (d) => {
+      out += d;
+      if (out.includes('Service REST API:')) resolve();
+    });
+    proc.on('exit', (code) => reject(new Error(`iothubd exited ${code}:\n${err}`)));
+  });
+  const connectionString = out.match(/^\s*(HostName=\S+)$/m)[1];
+  const caFile = out.match(/CA certificate for clients to trust:\n\s*(\S+)/)[1];
+  return {
+    dataDir,
+    connectionString,
+    caFile,
+    policy(name) {
+      return execFileSync(IOTHUBD, ['--data-dir', dataDir, '--print-connection-string', name]).toString().trim();
+    },
+    async stop() {
+      const exited = new Promise((resolve) => proc.on('exit', (code) => resolve(code)));
+      proc.kill('SIGTERM');
+      const code = await exited;
+      fs.rmSync(dataDir, { recursive: true, force: true });
+      for (const marker of ['ERROR: AddressSanitizer', 'runtime error:', 'ERROR: LeakSanitizer']) {
+        if (err.includes(marker)) throw new Error(`sanitizer report in iothubd's log:\n${err}`);
+      }
+      return code;
+    },
+  };
+}
+
+module.exports = { startHub };
