@@ -1,4 +1,6 @@
 # iothubd: the two commands are `make run` and `make test`; both install what is missing.
+# (npm comes from Debian only when no npm is installed: a Node.js build that bundles its own npm
+# conflicts with Debian's npm package.)
 #
 #   make deps    apt-get install the missing Debian packages; npm ci for the interop tests
 #   make build   release-ish build into build/ (build/iothubd, build/iothub)
@@ -10,7 +12,7 @@
 
 DEBIAN_PACKAGES := build-essential cmake pkg-config clang libclang-rt-14-dev clang-format \
 	libevent-dev libssl-dev libsqlite3-dev libjansson-dev libcurl4-openssl-dev libcmocka-dev \
-	python3 python3-dev iproute2 util-linux openssl sqlite3 nodejs npm curl
+	python3 python3-dev iproute2 util-linux openssl sqlite3 nodejs curl
 JOBS ?= $(shell nproc)
 FUZZ_SECONDS ?= 60
 RUN_ARGS ?=
@@ -26,6 +28,7 @@ deps-apt:
 	@missing=$$(for p in $(DEBIAN_PACKAGES); do \
 		dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; \
 	done); \
+	command -v npm >/dev/null 2>&1 || missing="$$missing npm"; \
 	if [ -n "$$missing" ]; then \
 		echo "deps: installing $$missing"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
