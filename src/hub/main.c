@@ -19,7 +19,7 @@
 #include "hub/net/threads.h"
 #include "hub/tls/context.h"
 
-#define ERR_MAX 1024
+#define ERR_MAX 8192
 
 static int make_data_dir(const char *dir, char *err, size_t errlen)
 {
