@@ -21,6 +21,16 @@ static const char usage_text[] =
     "  --host-alias NAME     another name clients may use for this hub (repeatable)\n"
     "  --bind ADDR           address to listen on (default :: = every IPv4 and IPv6 address)\n"
     "  --https-port PORT     service REST API and device HTTPS (default 443, 0 = off)\n"
+    "  --mqtt-port PORT      device MQTT over TLS (default 8883, 0 = off)\n"
+    "  --mqtt-plain-port PORT\n"
+    "                        device MQTT without TLS, for development and benchmarks\n"
+    "                        (default off)\n"
+    "  --partitions N        event log partitions, 1 to 32 (default 4); fixed when the hub\n"
+    "                        is created\n"
+    "  --retention-age AGE   keep telemetry this long: 90s, 30m, 12h, 7d (default 1d)\n"
+    "  --retention-size SIZE cap each partition at SIZE bytes: 512M, 10G (default: no cap)\n"
+    "  --durability MODE     fsync (default: a PUBACK means the message is on disk) or\n"
+    "                        none (no fdatasync; for benchmarks only, loses data on a crash)\n"
     "  --tls-cert FILE       server certificate chain (PEM) to use instead of the generated one\n"
     "  --tls-key FILE        its private key (PEM); needs --tls-cert\n"
     "  --threads N           network threads (default: one per core)\n"
@@ -28,6 +38,8 @@ static const char usage_text[] =
     "  --print-connection-string [POLICY]\n"
     "                        print the connection string of POLICY (default iothubowner)\n"
     "                        from the data directory and exit\n"
+    "  --dump-events         print every stored telemetry record as a JSON line and exit\n"
+    "                        (stop the daemon first; for operators and tests)\n"
     "  --version             print the version and exit\n"
     "  --help                print this help and exit\n"
     "\n"
@@ -39,11 +51,18 @@ enum {
     OPT_HOST_ALIAS,
     OPT_BIND,
     OPT_HTTPS_PORT,
+    OPT_MQTT_PORT,
+    OPT_MQTT_PLAIN_PORT,
+    OPT_PARTITIONS,
+    OPT_RETENTION_AGE,
+    OPT_RETENTION_SIZE,
+    OPT_DURABILITY,
     OPT_TLS_CERT,
     OPT_TLS_KEY,
     OPT_THREADS,
     OPT_LOG_LEVEL,
     OPT_PRINT_CS,
+    OPT_DUMP_EVENTS,
     OPT_VERSION,
     OPT_HELP,
 };
@@ -60,6 +79,38 @@ static int parse_port(const char *flag, const char *value, int *out)
     return 0;
 }
 
+struct unit {
+    char suffix;
+    int64_t scale;
+};
+static const struct unit age_units[] = {
+    {'s', 1000}, {'m', 60 * 1000}, {'h', 3600 * 1000}, {'d', 24 * 3600 * 1000}, {0, 0}};
+static const struct unit size_units[] = {{'K', 1024},
+                                         {'M', 1024 * 1024},
+                                         {'G', 1024LL * 1024 * 1024},
+                                         {'T', 1024LL * 1024 * 1024 * 1024},
+                                         {0, 0}};
+
+/* "12h", "512M": a positive number with one suffix from units (or none = the first unit's
+ * base for sizes, bytes; seconds for ages are required to carry a suffix). */
+static int parse_scaled(const char *s, const struct unit *units, int64_t *out)
+{
+    char *end;
+    long long v = strtoll(s, &end, 10);
+    if (end == s || v <= 0)
+        return -1;
+    if (*end == '\0')
+        return units == size_units ? (*out = v, 0) : -1;
+    for (const struct unit *u = units; u->suffix; u++)
+        if (end[0] == u->suffix && end[1] == '\0') {
+            if (v > INT64_MAX / u->scale)
+                return -1;
+            *out = v * u->scale;
+            return 0;
+        }
+    return -1;
+}
+
 enum config_result config_parse(int argc, char **argv, struct hub_config *cfg)
 {
     static const struct option options[] = {
@@ -68,11 +119,18 @@ enum config_result config_parse(int argc, char **argv, struct hub_config *cfg)
         {"host-alias", required_argument, NULL, OPT_HOST_ALIAS},
         {"bind", required_argument, NULL, OPT_BIND},
         {"https-port", required_argument, NULL, OPT_HTTPS_PORT},
+        {"mqtt-port", required_argument, NULL, OPT_MQTT_PORT},
+        {"mqtt-plain-port", required_argument, NULL, OPT_MQTT_PLAIN_PORT},
+        {"partitions", required_argument, NULL, OPT_PARTITIONS},
+        {"retention-age", required_argument, NULL, OPT_RETENTION_AGE},
+        {"retention-size", required_argument, NULL, OPT_RETENTION_SIZE},
+        {"durability", required_argument, NULL, OPT_DURABILITY},
         {"tls-cert", required_argument, NULL, OPT_TLS_CERT},
         {"tls-key", required_argument, NULL, OPT_TLS_KEY},
         {"threads", required_argument, NULL, OPT_THREADS},
         {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
         {"print-connection-string", optional_argument, NULL, OPT_PRINT_CS},
+        {"dump-events", no_argument, NULL, OPT_DUMP_EVENTS},
         {"version", no_argument, NULL, OPT_VERSION},
         {"help", no_argument, NULL, OPT_HELP},
         {NULL, 0, NULL, 0},
@@ -81,6 +139,8 @@ enum config_result config_parse(int argc, char **argv, struct hub_config *cfg)
     cfg->data_dir = "./iothubd-data";
     cfg->bind_address = "::";
     cfg->https_port = 443;
+    cfg->mqtt_port = 8883;
+    cfg->retention_ms = 24LL * 3600 * 1000;
     cfg->log_level = "info";
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     cfg->threads = cores > 0 ? (int)cores : 1;
@@ -109,6 +169,56 @@ enum config_result config_parse(int argc, char **argv, struct hub_config *cfg)
         case OPT_HTTPS_PORT:
             if (parse_port("--https-port", optarg, &cfg->https_port) != 0)
                 return CONFIG_EXIT_USAGE;
+            break;
+        case OPT_MQTT_PORT:
+            if (parse_port("--mqtt-port", optarg, &cfg->mqtt_port) != 0)
+                return CONFIG_EXIT_USAGE;
+            break;
+        case OPT_MQTT_PLAIN_PORT:
+            if (parse_port("--mqtt-plain-port", optarg, &cfg->mqtt_plain_port) != 0)
+                return CONFIG_EXIT_USAGE;
+            break;
+        case OPT_PARTITIONS: {
+            char *end;
+            long v = strtol(optarg, &end, 10);
+            if (*optarg == '\0' || *end != '\0' || v < 1 || v > 32) {
+                fprintf(stderr, "iothubd: --partitions wants a number from 1 to 32, not '%s'\n",
+                        optarg);
+                return CONFIG_EXIT_USAGE;
+            }
+            cfg->partitions = (unsigned)v;
+            break;
+        }
+        case OPT_RETENTION_AGE:
+            if (parse_scaled(optarg, age_units, &cfg->retention_ms) != 0 ||
+                cfg->retention_ms < 1000) {
+                fprintf(stderr,
+                        "iothubd: --retention-age wants an age like 90s, 30m, 12h or 7d, not "
+                        "'%s'\n",
+                        optarg);
+                return CONFIG_EXIT_USAGE;
+            }
+            break;
+        case OPT_RETENTION_SIZE: {
+            int64_t bytes;
+            if (parse_scaled(optarg, size_units, &bytes) != 0) {
+                fprintf(stderr,
+                        "iothubd: --retention-size wants a size like 512M or 10G, not '%s'\n",
+                        optarg);
+                return CONFIG_EXIT_USAGE;
+            }
+            cfg->retention_bytes = (uint64_t)bytes;
+            break;
+        }
+        case OPT_DURABILITY:
+            if (strcmp(optarg, "fsync") == 0) {
+                cfg->durability_none = false;
+            } else if (strcmp(optarg, "none") == 0) {
+                cfg->durability_none = true;
+            } else {
+                fprintf(stderr, "iothubd: --durability wants fsync or none, not '%s'\n", optarg);
+                return CONFIG_EXIT_USAGE;
+            }
             break;
         case OPT_TLS_CERT:
             cfg->tls_cert = optarg;
@@ -139,6 +249,9 @@ enum config_result config_parse(int argc, char **argv, struct hub_config *cfg)
                 cfg->print_connection_string = argv[optind++];
             else
                 cfg->print_connection_string = "iothubowner";
+            break;
+        case OPT_DUMP_EVENTS:
+            cfg->dump_events = true;
             break;
         case OPT_VERSION:
             printf("iothubd %s\n", IOTHUB_VERSION);

@@ -4,6 +4,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #define CONFIG_MAX_ALIASES 8
 
@@ -14,12 +15,19 @@ struct hub_config {
     size_t alias_count;
     const char *bind_address; /* --bind, default "::" (all, IPv4 and IPv6) */
     int https_port;           /* --https-port, default 443; 0 = off */
+    int mqtt_port;            /* --mqtt-port, default 8883 (TLS); 0 = off */
+    int mqtt_plain_port;      /* --mqtt-plain-port, default 0 = off */
+    unsigned partitions;      /* --partitions; 0 = not given (4 for a new hub) */
+    int64_t retention_ms;     /* --retention-age, default 1 day */
+    uint64_t retention_bytes; /* --retention-size per partition, default 0 = no cap */
+    bool durability_none;     /* --durability none: no fdatasync (benchmarks only) */
     const char *tls_cert;     /* --tls-cert / --tls-key: bring your own */
     const char *tls_key;
     int threads;                         /* --threads, default: number of cores */
     const char *log_level;               /* --log-level, default info */
     const char *print_connection_string; /* --print-connection-string [POLICY] */
     bool print_only;
+    bool dump_events; /* --dump-events: print the event log as JSON lines and exit */
 };
 
 enum config_result { CONFIG_RUN = 0, CONFIG_EXIT_OK = 1, CONFIG_EXIT_USAGE = 2 };

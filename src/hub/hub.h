@@ -15,7 +15,10 @@
 #define HUB_NAME_MAX  256
 #define HUB_MAX_NAMES (CONFIG_MAX_ALIASES + 1)
 
+struct eventlog;
+struct mqtt_endpoint;
 struct net_thread;
+struct presence;
 
 struct hub {
     const struct hub_config *cfg;
@@ -25,9 +28,14 @@ struct hub {
     const char *names[HUB_MAX_NAMES]; /* hostname + aliases: accepted in SAS sr */
     size_t name_count;
     struct tls_paths tls;
-    SSL_CTX *ssl_ctx;
-    int lock_fd;  /* flock on {data-dir}/lock: one daemon per data dir */
-    int https_fd; /* listening socket, shared by every network thread */
+    const char *tls_cert_path; /* the chain and key in use (generated or --tls-cert) */
+    const char *tls_key_path;
+    SSL_CTX *ssl_ctx; /* service endpoints */
+    struct eventlog *eventlog;
+    struct presence *presence;
+    struct mqtt_endpoint *mqtt; /* NULL when no MQTT port is open */
+    int lock_fd;                /* flock on {data-dir}/lock: one daemon per data dir */
+    int https_fd;               /* listening socket, shared by every network thread */
     struct net_thread *threads;
     int thread_count;
 };

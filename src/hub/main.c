@@ -14,10 +14,14 @@
 #include "common/log.h"
 #include "common/strbuf.h"
 #include "hub/config.h"
+#include "hub/dump_events.h"
 #include "hub/hub.h"
+#include "hub/mqtt/endpoint.h"
 #include "hub/net/listener.h"
 #include "hub/net/threads.h"
+#include "hub/presence.h"
 #include "hub/tls/context.h"
+#include "store/eventlog.h"
 
 #define ERR_MAX 8192
 
@@ -90,6 +94,8 @@ static int setup_tls(struct hub *hub, char *err, size_t errlen)
         cert = hub->tls.server_cert;
         key = hub->tls.server_key;
     }
+    hub->tls_cert_path = cert;
+    hub->tls_key_path = key;
     hub->ssl_ctx = tls_server_context(cert, key, err, errlen);
     return hub->ssl_ctx ? 0 : -1;
 }
@@ -108,6 +114,93 @@ static int open_registry(struct hub *hub, char *err, size_t errlen)
     return 0;
 }
 
+/* The partition count is fixed when the hub is created: remembered in the registry, and a
+ * --partitions that disagrees later is an error rather than a silent re-hash. */
+static int resolve_partitions(struct hub *hub, unsigned *out, char *err, size_t errlen)
+{
+    char stored[16] = "";
+    registry_get_setting(hub->registry, "partitions", stored, sizeof(stored));
+    unsigned flag = hub->cfg->partitions;
+    if (stored[0]) {
+        unsigned have = (unsigned)strtoul(stored, NULL, 10);
+        if (flag && flag != have) {
+            snprintf(err, errlen,
+                     "this hub was created with %u partitions; --partitions %u cannot change "
+                     "that (drop the flag, or use a new --data-dir)",
+                     have, flag);
+            return -1;
+        }
+        *out = have;
+        return 0;
+    }
+    *out = flag ? flag : 4;
+    snprintf(stored, sizeof(stored), "%u", *out);
+    if (registry_set_setting(hub->registry, "partitions", stored) != REG_OK) {
+        snprintf(err, errlen, "cannot remember the partition count in the registry");
+        return -1;
+    }
+    return 0;
+}
+
+static int open_eventlog(struct hub *hub, char *err, size_t errlen)
+{
+    char dir[4096];
+    snprintf(dir, sizeof(dir), "%s/eventlog", hub->cfg->data_dir);
+    unsigned partitions;
+    if (resolve_partitions(hub, &partitions, err, errlen) != 0)
+        return -1;
+    struct eventlog_options opts = {
+        .dir = dir,
+        .partitions = partitions,
+        .retention_ms = hub->cfg->retention_ms,
+        .retention_bytes = hub->cfg->retention_bytes,
+        .durability = hub->cfg->durability_none ? EVENTLOG_NONE : EVENTLOG_FSYNC,
+    };
+    hub->eventlog = eventlog_open(&opts, err, errlen);
+    if (!hub->eventlog)
+        return -1;
+    hub->presence = presence_new(hub->registry);
+    if (!hub->presence) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    return 0;
+}
+
+/* Registry writes that change who may connect close live connections at once. */
+static void on_registry_change(void *ctx, const char *device_id, enum registry_change change)
+{
+    struct hub *hub = ctx;
+    if (!hub->mqtt)
+        return;
+    switch (change) {
+    case REG_CHANGE_DISABLED:
+        mqtt_endpoint_kick_device(hub->mqtt, device_id, "the device was disabled");
+        break;
+    case REG_CHANGE_DELETED:
+        mqtt_endpoint_kick_device(hub->mqtt, device_id, "the device was deleted");
+        break;
+    case REG_CHANGE_CREDENTIALS:
+        mqtt_endpoint_kick_device(hub->mqtt, device_id, "the device's credentials changed");
+        break;
+    default:
+        break;
+    }
+}
+
+static int open_mqtt(struct hub *hub, struct mqtt_endpoint *ep, char *err, size_t errlen)
+{
+    if (hub->cfg->mqtt_port <= 0 && hub->cfg->mqtt_plain_port <= 0)
+        return 0;
+    if (mqtt_endpoint_init(ep, hub, err, errlen) != 0) {
+        mqtt_endpoint_free(ep);
+        return -1;
+    }
+    hub->mqtt = ep;
+    registry_set_change_listener(hub->registry, on_registry_change, hub);
+    return 0;
+}
+
 static void print_banner(const struct hub *hub)
 {
     printf("iothubd %s is running.\n", IOTHUB_VERSION);
@@ -115,6 +208,11 @@ static void print_banner(const struct hub *hub)
     hub_print_connection_string(hub, "iothubowner");
     if (hub->tls.ca_cert[0])
         printf("CA certificate for clients to trust:\n  %s\n", hub->tls.ca_cert);
+    if (hub->cfg->mqtt_port > 0)
+        printf("Device MQTT: mqtts://%s:%d\n", hub->hostname, hub->cfg->mqtt_port);
+    if (hub->cfg->mqtt_plain_port > 0)
+        printf("Device MQTT without TLS (development only): mqtt://%s:%d\n", hub->hostname,
+               hub->cfg->mqtt_plain_port);
     printf("Service REST API: https://%s:%d/\n", hub->hostname, hub->cfg->https_port);
     fflush(stdout);
 }
@@ -126,45 +224,82 @@ static void on_signal(evutil_socket_t sig, short events, void *arg)
     event_base_loopbreak(arg);
 }
 
+static void on_presence_timer(evutil_socket_t fd, short events, void *arg)
+{
+    (void)fd;
+    (void)events;
+    presence_flush(arg);
+}
+
 static int serve(struct hub *hub, char *err, size_t errlen)
 {
+    struct mqtt_endpoint mqtt;
+    struct event *presence_timer = NULL;
+    int rc = -1;
+    if (open_eventlog(hub, err, errlen) != 0 || open_mqtt(hub, &mqtt, err, errlen) != 0)
+        goto fail_early;
     if (hub->cfg->https_port > 0) {
         hub->https_fd = listener_open(hub->cfg->bind_address, hub->cfg->https_port, "--https-port",
                                       err, errlen);
         if (hub->https_fd < 0)
-            return -1;
+            goto fail_early;
     }
     hub->thread_count = hub->cfg->threads;
-    if (net_threads_create(hub, err, errlen) != 0)
-        return -1;
 
     struct event_base *main_base = event_base_new();
     struct event *sigint = main_base ? evsignal_new(main_base, SIGINT, on_signal, main_base) : NULL;
     struct event *sigterm =
         main_base ? evsignal_new(main_base, SIGTERM, on_signal, main_base) : NULL;
-    int rc = -1;
+    if (net_threads_create(hub, err, errlen) != 0)
+        goto out;
     if (!sigint || !sigterm || evsignal_add(sigint, NULL) != 0 ||
         evsignal_add(sigterm, NULL) != 0) {
         snprintf(err, errlen, "cannot install the SIGINT and SIGTERM handlers");
+        goto out;
+    }
+    presence_timer = event_new(main_base, -1, EV_PERSIST, on_presence_timer, hub->presence);
+    struct timeval second = {1, 0};
+    if (!presence_timer || event_add(presence_timer, &second) != 0) {
+        snprintf(err, errlen, "cannot start the presence timer");
         goto out;
     }
     if (net_threads_start(hub) != 0) {
         snprintf(err, errlen, "cannot start the network threads");
         goto out;
     }
-    log_info("hub started", "hostname=%s https_port=%d threads=%d data_dir=%s", hub->hostname,
-             hub->cfg->https_port, hub->thread_count, hub->cfg->data_dir);
+    log_info("hub started",
+             "hostname=%s https_port=%d mqtt_port=%d mqtt_plain_port=%d partitions=%u threads=%d "
+             "data_dir=%s",
+             hub->hostname, hub->cfg->https_port, hub->cfg->mqtt_port, hub->cfg->mqtt_plain_port,
+             eventlog_partition_count(hub->eventlog), hub->thread_count, hub->cfg->data_dir);
     print_banner(hub);
     event_base_dispatch(main_base);
     rc = 0;
 out:
+    /* Order: no new input; every queued append completed (its mail waits in a mailbox);
+     * connections closed and mailboxes drained; presence written; storage closed. */
     net_threads_stop(hub);
+    registry_set_change_listener(hub->registry, NULL, NULL);
+    eventlog_close(hub->eventlog);
+    hub->eventlog = NULL;
+    net_threads_free(hub);
+    if (presence_timer)
+        event_free(presence_timer);
     if (sigint)
         event_free(sigint);
     if (sigterm)
         event_free(sigterm);
     if (main_base)
         event_base_free(main_base);
+fail_early:
+    presence_free(hub->presence);
+    hub->presence = NULL;
+    if (hub->mqtt)
+        mqtt_endpoint_free(hub->mqtt);
+    hub->mqtt = NULL;
+    if (hub->eventlog)
+        eventlog_close(hub->eventlog);
+    hub->eventlog = NULL;
     return rc;
 }
 
@@ -197,6 +332,14 @@ int main(int argc, char **argv)
         goto out;
     if (cfg.print_only) {
         rc = hub_print_connection_string(&hub, cfg.print_connection_string) == 0 ? 0 : 1;
+        goto out;
+    }
+    if (cfg.dump_events) {
+        if (open_eventlog(&hub, err, sizeof(err)) != 0)
+            goto out;
+        rc = dump_events(hub.eventlog, stdout) == 0 ? 0 : 1;
+        eventlog_close(hub.eventlog);
+        presence_free(hub.presence);
         goto out;
     }
     if (setup_tls(&hub, err, sizeof(err)) != 0 || serve(&hub, err, sizeof(err)) != 0)

@@ -121,7 +121,12 @@ bool mqtt_unsubscribe_next(const struct mqtt_list *l, size_t *pos, struct mqtt_s
 bool mqtt_suback_next(const struct mqtt_list *l, size_t *pos, uint8_t *code);
 
 /* Encoders write one packet into out and return its length, or 0 when cap is too small.
- * The largest fixed header is 5 bytes. */
+ * The largest fixed header is 5 bytes. They also return 0 for a packet that cannot be sent:
+ * QoS above 2, DUP on QoS 0, packet id 0 where one is required, an empty topic, filter or
+ * list, a CONNACK or SUBACK code the standard does not define, a string over 65535 bytes or
+ * a remaining length over 268435455. Strings are not checked for UTF-8 or wildcards here
+ * (see mqtt_check_topic, mqtt_check_filter). CONNECT is always "MQTT" level 4 (c->level is
+ * not read); CONNACK sends session_present only with code 0 (MQTT-3.2.2-4). */
 size_t mqtt_encode_connect(uint8_t *out, size_t cap, const struct mqtt_connect *c);
 size_t mqtt_encode_connack(uint8_t *out, size_t cap, bool session_present, uint8_t code);
 /* The whole PUBLISH, payload included. */
@@ -150,7 +155,19 @@ enum mqtt_connack_code {
     MQTT_CONNACK_NOT_AUTHORIZED = 5,
 };
 
-/* Topic filter matching with + and # (for the hub's own subscriptions). */
+/* Topic filter matching with + and # (for the hub's own subscriptions). The filter is
+ * assumed valid (mqtt_check_filter); a topic starting with '$' never matches a filter
+ * starting with a wildcard (MQTT-4.7.2-1). */
 bool mqtt_topic_matches(const char *filter, size_t filter_len, const char *topic, size_t topic_len);
+
+/* The checks mqtt_parse applies to strings, for callers that build or route packets. Each
+ * returns 0 or a negative enum mqtt_error. */
+/* Well-formed UTF-8 (no overlongs, no surrogates, at most U+10FFFF) without U+0000. */
+int mqtt_check_utf8(const char *s, size_t len);
+/* A PUBLISH (or will) topic name: non-empty, UTF-8, no '+' or '#'. */
+int mqtt_check_topic(const char *s, size_t len);
+/* A SUBSCRIBE / UNSUBSCRIBE filter: non-empty, UTF-8, '+' alone in its level, '#' alone in
+ * the last level. */
+int mqtt_check_filter(const char *s, size_t len);
 
 #endif

@@ -52,6 +52,7 @@ enum eventlog_status {
     EVENTLOG_ERR_INVALID = -5,   /* bad argument (partition out of range, ...) */
     EVENTLOG_ERR_CORRUPT = -6,   /* a record failed its check where recovery cannot cut */
     EVENTLOG_ERR_NOMEM = -7,
+    EVENTLOG_ERR_BUSY = -8, /* the partition's append queue is full: retry later */
 };
 
 #define EVENTLOG_RECORD_MAX (1024 * 1024)
@@ -64,11 +65,13 @@ const char *eventlog_strerror(int status);
  * cut short or failing its CRC32C at the end) is truncated away; damage before the tail is
  * an error naming the file and offset. On failure returns NULL with a reason in err. */
 struct eventlog *eventlog_open(const struct eventlog_options *opts, char *err, size_t errlen);
-/* Completes every queued append (with its real status), stops the writers, frees the log. */
+/* Completes every queued append (with its real status), stops the writers, frees the log.
+ * Every reader of the log must be closed first. */
 void eventlog_close(struct eventlog *log);
 
 uint32_t eventlog_partition_count(const struct eventlog *log);
-/* The stable hash of a device id to a partition (the same on every run and machine). */
+/* The stable hash of a device id to a partition (the same on every run and machine):
+ * FNV-1a 32 of the id's bytes, modulo the partition count. */
 uint32_t eventlog_partition_for(const struct eventlog *log, const char *device_id, size_t len);
 
 struct eventlog_prop {
@@ -93,7 +96,8 @@ typedef void (*eventlog_done_fn)(void *ctx, int status, uint64_t seq, uint64_t o
                                  int64_t enqueued_ms);
 
 /* Copies msg into the partition's queue and returns 0 (done will be called), or a negative
- * status at once (done will not be called). */
+ * status at once (done will not be called): EVENTLOG_ERR_BUSY when the partition already
+ * holds 64 MiB of appends not yet completed. done may be NULL. */
 int eventlog_append(struct eventlog *log, uint32_t partition, const struct eventlog_message *msg,
                     eventlog_done_fn done, void *ctx);
 
@@ -143,9 +147,14 @@ int eventlog_reader_next(struct eventlog_reader *r, struct eventlog_record *out)
 
 /* Asks for one call of fn(ctx) when records beyond the reader's position are committed
  * (or at once, from the calling thread, if they already are). No polling: the writer thread
- * calls fn after its fdatasync. One pending wake-up per reader; a new call replaces it. */
+ * calls fn after its fdatasync. One pending wake-up per reader; a new call replaces it, and
+ * fn NULL cancels it. Once eventlog_reader_close() returns, fn is not called any more. */
 typedef void (*eventlog_wake_fn)(void *ctx);
 void eventlog_reader_wait(struct eventlog_reader *r, eventlog_wake_fn fn, void *ctx);
+
+/* Why the reader's last call failed, naming the file and offset for EVENTLOG_ERR_CORRUPT
+ * ("" when nothing failed). Valid until the next call on this reader. */
+const char *eventlog_reader_error(const struct eventlog_reader *r);
 
 /* Applies retention now (the writers also apply it periodically). Returns the number of
  * segments dropped, or a negative status. */

@@ -109,6 +109,13 @@ int registry_set_connection_state(struct registry *reg, const char *device_id, b
 int registry_touch_activity(struct registry *reg, const char *const *device_ids, size_t count,
                             int64_t when_ms);
 
+/* MQTT persistent sessions (clean session 0): the device's hub subscriptions as a bit set.
+ * *exists tells whether a session is stored. Deleting a device deletes its session. */
+int registry_get_session(struct registry *reg, const char *device_id, uint32_t *subscriptions,
+                         bool *exists);
+int registry_set_session(struct registry *reg, const char *device_id, uint32_t subscriptions);
+int registry_delete_session(struct registry *reg, const char *device_id);
+
 /* Policies. Names compare case-insensitively. */
 int registry_get_policy(struct registry *reg, const char *name, struct policy *out);
 /* Creates the five default policies with random keys when the table is empty. */

@@ -206,3 +206,66 @@ class HubTestCase(unittest.TestCase):
         self.assertEqual(headers.get("iothub-errorcode"), code)
         self.assertTrue(body["Message"].startswith(f"ErrorCode:{code};"), body)
         self.assertIn("application/json", headers.get("content-type", ""))
+
+
+# -- device telemetry (MQTT) helpers --------------------------------------------------------
+# Added for the MQTT tests; nothing above depends on them.
+
+def dump_events(hub):
+    """Every stored telemetry record (iothubd --dump-events; the daemon must be stopped), as
+    dicts with "body" (bytes) added beside body_base64."""
+    res = subprocess.run([IOTHUBD, "--data-dir", hub.data_dir, "--dump-events"],
+                         capture_output=True, text=True, timeout=120)
+    if res.returncode != 0:
+        raise AssertionError(f"iothubd --dump-events exited {res.returncode}:\n{res.stderr}")
+    for marker in SANITIZER_MARKERS:
+        if marker in res.stderr:
+            raise AssertionError("sanitizer report from iothubd --dump-events:\n" + res.stderr)
+    records = []
+    for line in res.stdout.splitlines():
+        if line.strip():
+            rec = json.loads(line)
+            rec["body"] = base64.b64decode(rec["body_base64"])
+            records.append(rec)
+    return records
+
+
+def events_by_device(records):
+    """{device id: [records in (partition, seq) order]}."""
+    out = {}
+    for rec in sorted(records, key=lambda r: (r["partition"], r["seq"])):
+        out.setdefault(rec["system"]["iothub-connection-device-id"], []).append(rec)
+    return out
+
+
+def create_device(hub, device_id, **body):
+    """PUT /devices/{id}; returns the device JSON (asserts 200)."""
+    body.setdefault("deviceId", device_id)
+    st, _, dev = hub.request("PUT", "/devices/" + urllib.parse.quote(device_id, safe=""), body)
+    if st != 200:
+        raise AssertionError(f"creating device {device_id}: {st} {dev}")
+    return dev
+
+
+def device_key(dev, which="primaryKey"):
+    return dev["authentication"]["symmetricKey"][which]
+
+
+def device_token(dev, host="localhost", which="primaryKey", **kw):
+    """A device SAS token (the MQTT password) for dev, signed with its own key."""
+    return sas_token(f"{host}/devices/{dev['deviceId']}", device_key(dev, which), **kw)
+
+
+def self_signed_cert(directory, name):
+    """A self-signed EC P-256 client certificate made with openssl: returns (cert path, key
+    path, SHA-1 thumbprint, SHA-256 thumbprint), thumbprints in upper-case hex as the Azure
+    tools print them."""
+    cert = os.path.join(directory, f"{name}.pem")
+    key = os.path.join(directory, f"{name}.key")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                    "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", key, "-out", cert,
+                    "-days", "2", "-subj", f"/CN={name}"],
+                   check=True, capture_output=True)
+    der = ssl.PEM_cert_to_DER_cert(read_text(cert))
+    return (cert, key, hashlib.sha1(der).hexdigest().upper(),
+            hashlib.sha256(der).hexdigest().upper())

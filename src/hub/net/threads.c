@@ -8,7 +8,15 @@
 
 #include "common/log.h"
 #include "hub/hub.h"
+#include "hub/mqtt/endpoint.h"
 #include "hub/rest/server.h"
+
+static void on_stop(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    event_base_loopbreak(arg);
+}
 
 int net_threads_create(struct hub *hub, char *err, size_t errlen)
 {
@@ -22,11 +30,14 @@ int net_threads_create(struct hub *hub, char *err, size_t errlen)
         t->hub = hub;
         t->index = i;
         t->base = event_base_new();
-        if (!t->base) {
+        t->stop = t->base ? event_new(t->base, -1, 0, on_stop, t->base) : NULL;
+        if (!t->stop || mailbox_init(&t->mailbox, t->base) != 0) {
             snprintf(err, errlen, "cannot create the event loop of network thread %d", i);
             return -1;
         }
         if (hub->https_fd >= 0 && rest_server_attach(t, err, errlen) != 0)
+            return -1;
+        if (hub->mqtt && mqtt_thread_attach(t, err, errlen) != 0)
             return -1;
     }
     return 0;
@@ -52,6 +63,7 @@ int net_threads_start(struct hub *hub)
             rc = -1;
             break;
         }
+        t->started = true;
     }
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     return rc;
@@ -62,14 +74,35 @@ void net_threads_stop(struct hub *hub)
     if (!hub->threads)
         return;
     for (int i = 0; i < hub->thread_count; i++)
-        if (hub->threads[i].base)
-            event_base_loopbreak(hub->threads[i].base);
+        if (hub->threads[i].stop)
+            event_active(hub->threads[i].stop, 0, 0);
     for (int i = 0; i < hub->thread_count; i++) {
         struct net_thread *t = &hub->threads[i];
-        if (t->tid)
+        if (t->started)
             pthread_join(t->tid, NULL);
+        t->started = false;
+    }
+}
+
+void net_threads_free(struct hub *hub)
+{
+    if (!hub->threads)
+        return;
+    net_threads_stop(hub);
+    for (int i = 0; i < hub->thread_count; i++) {
+        struct net_thread *t = &hub->threads[i];
+        /* The loops have stopped: tear down here, in dependency order. */
+        if (t->mqtt)
+            mqtt_thread_detach(t);
         if (t->http)
             evhttp_free(t->http);
+        /* Freed bufferevents finish in deferred callbacks that hold the last reference to
+         * their SSL and buffers; event_base_free would drop them unrun (and leak). */
+        for (int k = 0; k < 8; k++)
+            event_base_loop(t->base, EVLOOP_NONBLOCK);
+        mailbox_free(&t->mailbox);
+        if (t->stop)
+            event_free(t->stop);
         if (t->base)
             event_base_free(t->base);
     }

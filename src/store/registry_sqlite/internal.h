@@ -67,6 +67,9 @@ enum rs_stmt {
     RS_POLICY_ALL,
     RS_SETTING_GET,
     RS_SETTING_SET,
+    RS_SESSION_GET,
+    RS_SESSION_SET,
+    RS_SESSION_DELETE,
     RS_STMT_COUNT
 };
 

@@ -41,8 +41,22 @@ static const char migration_001[] =
     " updated_ms INTEGER NOT NULL"
     ");";
 
+static const char migration_002[] =
+    /* MQTT persistent sessions (clean session 0): which hub topics the device subscribed to,
+     * as a bit set (enum mqtt_subscription in src/hub/mqtt/topics.h), so that subscriptions
+     * survive reconnects and restarts. A device's session goes with the device. */
+    "CREATE TABLE mqtt_sessions ("
+    " device_id TEXT NOT NULL PRIMARY KEY,"
+    " subscriptions INTEGER NOT NULL,"
+    " updated_ms INTEGER NOT NULL"
+    ");"
+    "CREATE TRIGGER devices_delete_mqtt_session AFTER DELETE ON devices BEGIN"
+    " DELETE FROM mqtt_sessions WHERE device_id = OLD.device_id;"
+    " END;";
+
 const struct rs_migration rs_migrations[] = {
     {1, "devices, policies, settings", migration_001},
+    {2, "mqtt sessions", migration_002},
 };
 
 const size_t rs_migration_count = sizeof(rs_migrations) / sizeof(rs_migrations[0]);

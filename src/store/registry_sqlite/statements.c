@@ -40,6 +40,12 @@ static const char *const stmt_sql[RS_STMT_COUNT] = {
     [RS_SETTING_SET] = "INSERT INTO settings (name, value, updated_ms) VALUES (?1, ?2, ?3)"
                        " ON CONFLICT (name) DO UPDATE SET value = excluded.value,"
                        " updated_ms = excluded.updated_ms",
+    [RS_SESSION_GET] = "SELECT subscriptions FROM mqtt_sessions WHERE device_id = ?1",
+    [RS_SESSION_SET] = "INSERT INTO mqtt_sessions (device_id, subscriptions, updated_ms)"
+                       " VALUES (?1, ?2, ?3) ON CONFLICT (device_id) DO UPDATE SET"
+                       " subscriptions = excluded.subscriptions,"
+                       " updated_ms = excluded.updated_ms",
+    [RS_SESSION_DELETE] = "DELETE FROM mqtt_sessions WHERE device_id = ?1",
 };
 
 sqlite3_stmt *rs_stmt(struct registry *reg, enum rs_stmt id)

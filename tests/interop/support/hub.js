@@ -30,15 +30,31 @@ async function startHub(args = []) {
     policy(name) {
       return execFileSync(IOTHUBD, ['--data-dir', dataDir, '--print-connection-string', name]).toString().trim();
     },
-    async stop() {
+    // stop({ keepDataDir: true }) leaves the data directory for dumpEvents(); call
+    // removeDataDir() when done with it.
+    async stop({ keepDataDir = false } = {}) {
       const exited = new Promise((resolve) => proc.on('exit', (code) => resolve(code)));
       proc.kill('SIGTERM');
       const code = await exited;
-      fs.rmSync(dataDir, { recursive: true, force: true });
+      if (!keepDataDir) fs.rmSync(dataDir, { recursive: true, force: true });
       for (const marker of ['ERROR: AddressSanitizer', 'runtime error:', 'ERROR: LeakSanitizer']) {
         if (err.includes(marker)) throw new Error(`sanitizer report in iothubd's log:\n${err}`);
       }
       return code;
+    },
+    // Every stored telemetry record (iothubd --dump-events), with body as a Buffer. Only
+    // once the hub is stopped: the dump takes the data directory's lock.
+    dumpEvents() {
+      const out = execFileSync(IOTHUBD, ['--data-dir', dataDir, '--dump-events'],
+        { maxBuffer: 256 * 1024 * 1024 }).toString();
+      return out.split('\n').filter((l) => l.trim()).map((l) => {
+        const rec = JSON.parse(l);
+        rec.body = Buffer.from(rec.body_base64, 'base64');
+        return rec;
+      });
+    },
+    removeDataDir() {
+      fs.rmSync(dataDir, { recursive: true, force: true });
     },
   };
 }

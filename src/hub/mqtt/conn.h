@@ -1,0 +1,84 @@
+/* One device MQTT connection, owned by one network thread.
+ *
+ * States: AWAIT_CONNECT (TLS done or under way; only CONNECT is accepted, within
+ * MQTT_CONNECT_TIMEOUT_MS) -> ACTIVE (authenticated) -> CLOSED (socket gone; the struct
+ * lives on while references remain). Every handler checks the state first.
+ *
+ * References: the owning thread holds one while the connection is open; each QoS 1 append
+ * waiting for the event log holds one; each mail posted to the thread about this
+ * connection holds one. The struct is freed when the last one goes, on the owning thread
+ * or on whichever thread drops it last (nothing but the memory is left by then). */
+#ifndef IOTHUB_HUB_MQTT_CONN_H
+#define IOTHUB_HUB_MQTT_CONN_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "hub/auth/device_auth.h"
+#include "mqtt/mqtt.h"
+
+struct bufferevent;
+struct event;
+struct mqtt_thread;
+
+enum mqtt_conn_state { CONN_AWAIT_CONNECT = 0, CONN_ACTIVE = 1, CONN_CLOSED = 2 };
+
+struct mqtt_conn {
+    atomic_int refs;
+    struct mqtt_thread *mt;
+    struct bufferevent *bev;
+    struct event *timer; /* connect deadline, then keep-alive and token expiry */
+    enum mqtt_conn_state state;
+    bool finalized;  /* socket and timer freed, unregistered; only references remain */
+    bool registered; /* in the device map and reported connected */
+    bool tls;
+    bool clean_session;
+    bool reading_paused; /* too many appends in flight */
+    bool active;         /* traffic since the last presence sweep (lastActivityTime) */
+    char peer[64];
+    struct device_identity id; /* valid in ACTIVE */
+    uint32_t partition;
+    uint32_t subscriptions; /* enum mqtt_subscription bits */
+    int64_t keepalive_ms;   /* 1.5 x the client's keep-alive, capped */
+    int64_t accepted_ms;
+    int64_t last_inbound_ms;
+    int64_t last_touch_ms; /* last lastActivityTime report */
+    /* QoS 1 appends waiting for the event log. The log completes a partition's records in
+     * append order and all of a device's records go to one partition, so the packet ids
+     * to acknowledge form a FIFO ring, with no allocation per message. */
+    unsigned inflight;
+    uint16_t *pid_ring;
+    unsigned ring_cap, ring_head;  /* ring_cap is a power of two */
+    struct mqtt_conn *prev, *next; /* the thread's list */
+};
+
+void mqtt_conn_ref(struct mqtt_conn *c);
+void mqtt_conn_unref(struct mqtt_conn *c);
+
+/* Queues bytes for the device. */
+void mqtt_conn_send(struct mqtt_conn *c, const uint8_t *data, size_t len);
+/* Closes at once (output not yet written is dropped). why is logged. */
+void mqtt_conn_close(struct mqtt_conn *c, const char *why);
+/* Stops reading, writes what is queued (e.g. a refusing CONNACK), then closes. */
+void mqtt_conn_close_after_flush(struct mqtt_conn *c, const char *why);
+/* From any thread: asks the owning thread to close c. why must be a static string. */
+void mqtt_conn_post_close(struct mqtt_conn *c, const char *why);
+
+/* Accepts a new socket on the thread (TLS or plain). */
+void mqtt_conn_accept(struct mqtt_thread *mt, int fd, bool tls, const char *peer);
+
+/* Re-arms the single timer for the state's next deadline. */
+void mqtt_conn_schedule_timer(struct mqtt_conn *c);
+
+/* Packet handlers (handle_*.c). Each returns 0, or -1 after closing the connection. */
+int mqtt_handle_connect(struct mqtt_conn *c, const struct mqtt_connect *p);
+int mqtt_handle_publish(struct mqtt_conn *c, const struct mqtt_publish *p);
+int mqtt_handle_subscribe(struct mqtt_conn *c, const struct mqtt_list *p);
+int mqtt_handle_unsubscribe(struct mqtt_conn *c, const struct mqtt_list *p);
+
+/* Pauses or resumes reading as the in-flight count crosses its bounds. */
+void mqtt_conn_update_flow(struct mqtt_conn *c);
+
+#endif

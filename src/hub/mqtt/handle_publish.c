@@ -1,0 +1,208 @@
+/* PUBLISH from a device: telemetry into the event log (spec 2.7). A QoS 1 PUBACK is sent
+ * only when the log reports the record on disk. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/log.h"
+#include "hub/hub.h"
+#include "hub/mqtt/conn.h"
+#include "hub/mqtt/endpoint.h"
+#include "hub/mqtt/topics.h"
+#include "hub/net/threads.h"
+#include "mqtt/propbag.h"
+#include "store/eventlog.h"
+
+/* System properties of the bag ("$.x" once decoded) and the name each gets in the log, as
+ * the Event Hubs-compatible endpoint shows them. Unknown "$." keys are dropped. */
+static const struct {
+    const char *bag_key;
+    const char *name;
+    bool application; /* stored as an application property */
+} system_keys[] = {
+    {"$.mid", "message-id", false},
+    {"$.cid", "correlation-id", false},
+    {"$.uid", "user-id", false},
+    {"$.to", "to", false},
+    {"$.ct", "content-type", false},
+    {"$.ce", "content-encoding", false},
+    {"$.exp", "absolute-expiry-time", false},
+    {"$.ifid", "iothub-interface-id", false},
+    {"$.sub", "dt-subject", false},
+    {"$.ctime", "iothub-creation-time-utc", true},
+    {"$.schema", "iothub-message-schema", true},
+};
+
+#define SYSTEM_PROPS_MAX (6 + sizeof(system_keys) / sizeof(system_keys[0]))
+
+static struct eventlog_prop prop(const char *key, const char *value)
+{
+    return (struct eventlog_prop){key, strlen(key), value, strlen(value)};
+}
+
+/* The ring of packet ids waiting for the log: grows by doubling up to the in-flight cap. */
+static int ring_push(struct mqtt_conn *c, uint16_t pid)
+{
+    if (c->inflight == c->ring_cap) {
+        unsigned cap = c->ring_cap ? c->ring_cap * 2 : 16;
+        uint16_t *ring = malloc(cap * sizeof(*ring));
+        if (!ring)
+            return -1;
+        for (unsigned i = 0; i < c->inflight; i++)
+            ring[i] = c->pid_ring[(c->ring_head + i) & (c->ring_cap - 1)];
+        free(c->pid_ring);
+        c->pid_ring = ring;
+        c->ring_cap = cap;
+        c->ring_head = 0;
+    }
+    c->pid_ring[(c->ring_head + c->inflight) & (c->ring_cap - 1)] = pid;
+    c->inflight++;
+    return 0;
+}
+
+static uint16_t ring_pop(struct mqtt_conn *c)
+{
+    uint16_t pid = c->pid_ring[c->ring_head];
+    c->ring_head = (c->ring_head + 1) & (c->ring_cap - 1);
+    c->inflight--;
+    return pid;
+}
+
+/* On the owning thread: the log's verdict on the oldest in-flight QoS 1 message. */
+static void appended_mail(void *obj, uint64_t arg1, int64_t arg2)
+{
+    (void)arg2;
+    struct mqtt_conn *c = obj;
+    int status = (int)(int64_t)arg1;
+    if (c->inflight) {
+        uint16_t pid = ring_pop(c);
+        if (c->state == CONN_ACTIVE) {
+            if (status == EVENTLOG_OK) {
+                uint8_t ack[4];
+                mqtt_conn_send(c, ack, mqtt_encode_ack(ack, sizeof(ack), MQTT_PUBACK, pid));
+            } else {
+                /* MQTT 3.1.1 has no negative PUBACK: closing makes the device resend. */
+                log_warn("telemetry not stored, closing so that the device resends",
+                         "device=%s reason=\"%s\"", c->id.device_id, eventlog_strerror(status));
+                mqtt_conn_close(c, "the event log could not store a message");
+            }
+        }
+        mqtt_conn_update_flow(c);
+    }
+    mqtt_conn_unref(c);
+}
+
+/* On an event log writer thread. */
+static void on_appended(void *ctx, int status, uint64_t seq, uint64_t offset, int64_t enqueued_ms)
+{
+    (void)seq;
+    (void)offset;
+    (void)enqueued_ms;
+    struct mqtt_conn *c = ctx;
+    struct mail m = {appended_mail, c, (uint64_t)(int64_t)status, 0};
+    if (mailbox_post(&c->mt->thread->mailbox, &m) != 0) {
+        /* The connection cannot learn its verdict; it will never PUBACK this message and the
+         * device resends after its timeout. Keep the reference: freeing here would race. */
+        log_error("lost an event log completion: out of memory", "device=%s", c->id.device_id);
+    }
+}
+
+static int store_telemetry(struct mqtt_conn *c, const struct mqtt_publish *p, const char *bag,
+                           size_t bag_len)
+{
+    struct mqtt_thread *mt = c->mt;
+    struct hub *hub = mt->ep->hub;
+    struct propbag_entry entries[MQTT_APP_PROPERTIES_MAX + SYSTEM_PROPS_MAX];
+    int n = propbag_parse(bag, bag_len, entries, sizeof(entries) / sizeof(entries[0]), mt->scratch,
+                          mt->scratch_cap);
+    if (n < 0) {
+        mqtt_conn_close(c, "malformed or oversized property bag");
+        return -1;
+    }
+    struct eventlog_prop sys[SYSTEM_PROPS_MAX], app[MQTT_APP_PROPERTIES_MAX + 2];
+    size_t nsys = 0, napp = 0, size = p->payload_len;
+    sys[nsys++] = prop("iothub-connection-device-id", c->id.device_id);
+    sys[nsys++] = prop("iothub-connection-auth-method", c->id.auth_method);
+    sys[nsys++] = prop("iothub-connection-auth-generation-id", c->id.generation_id);
+    sys[nsys++] = prop("iothub-message-source", "Telemetry");
+    for (int i = 0; i < n; i++) {
+        const char *k = entries[i].key, *v = entries[i].value;
+        if (k[0] == '$' && k[1] == '.') {
+            for (size_t s = 0; s < sizeof(system_keys) / sizeof(system_keys[0]); s++) {
+                if (strcmp(k, system_keys[s].bag_key) != 0)
+                    continue;
+                if (system_keys[s].application)
+                    app[napp++] = prop(system_keys[s].name, v);
+                else
+                    sys[nsys++] = prop(system_keys[s].name, v);
+                size += strlen(v);
+                break;
+            }
+            continue;
+        }
+        if (napp == MQTT_APP_PROPERTIES_MAX) {
+            mqtt_conn_close(c, "more than 128 application properties");
+            return -1;
+        }
+        app[napp++] = prop(k, v);
+        size += strlen(k) + strlen(v);
+    }
+    if (p->retain)
+        app[napp++] = prop("mqtt-retain", "true");
+    if (size > MQTT_MESSAGE_MAX) {
+        mqtt_conn_close(c, "message larger than 256 KiB (body and properties)");
+        return -1;
+    }
+    struct eventlog_message msg = {sys, nsys, app, napp, p->payload, p->payload_len};
+    if (p->qos == 0) {
+        int rc = eventlog_append(hub->eventlog, c->partition, &msg, NULL, NULL);
+        if (rc != EVENTLOG_OK)
+            log_warn("QoS 0 telemetry dropped", "device=%s reason=\"%s\"", c->id.device_id,
+                     eventlog_strerror(rc));
+        return 0;
+    }
+    if (ring_push(c, p->packet_id) != 0) {
+        mqtt_conn_close(c, "out of memory");
+        return -1;
+    }
+    mqtt_conn_ref(c); /* dropped by appended_mail */
+    int rc = eventlog_append(hub->eventlog, c->partition, &msg, on_appended, c);
+    if (rc != EVENTLOG_OK) {
+        /* Undo the push: it is the newest entry. */
+        c->inflight--;
+        mqtt_conn_unref(c);
+        char why[160];
+        snprintf(why, sizeof(why), "the event log refused a message: %s", eventlog_strerror(rc));
+        mqtt_conn_close(c, why);
+        return -1;
+    }
+    mqtt_conn_update_flow(c);
+    return 0;
+}
+
+int mqtt_handle_publish(struct mqtt_conn *c, const struct mqtt_publish *p)
+{
+    if (p->qos > 1) {
+        mqtt_conn_close(c, "QoS 2 PUBLISH is not supported");
+        return -1;
+    }
+    const char *bag = NULL;
+    size_t bag_len = 0;
+    switch (topic_classify_publish(p->topic.ptr, p->topic.len, c->id.device_id, &bag, &bag_len)) {
+    case PUBLISH_TELEMETRY:
+        return store_telemetry(c, p, bag, bag_len);
+    case PUBLISH_TWIN:
+    case PUBLISH_METHOD_RESPONSE:
+        /* Served by the twin and methods issues; acknowledged so the device goes on. */
+        if (p->qos == 1) {
+            uint8_t ack[4];
+            mqtt_conn_send(c, ack, mqtt_encode_ack(ack, sizeof(ack), MQTT_PUBACK, p->packet_id));
+        }
+        return 0;
+    default:
+        log_warn("mqtt publish to a forbidden topic", "device=%s topic=\"%.*s\"", c->id.device_id,
+                 (int)(p->topic.len > 200 ? 200 : p->topic.len), p->topic.ptr);
+        mqtt_conn_close(c, "PUBLISH to a topic this device may not use");
+        return -1;
+    }
+}

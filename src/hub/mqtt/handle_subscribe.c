@@ -1,0 +1,63 @@
+/* SUBSCRIBE and UNSUBSCRIBE of the device's own hub topics (spec 2.6). Filters the device
+ * may not take get 0x80 for that entry; the connection stays up. Clean-session-0 sessions
+ * are stored so that subscriptions survive reconnects and restarts. */
+#include <stdio.h>
+
+#include "common/log.h"
+#include "hub/hub.h"
+#include "hub/mqtt/conn.h"
+#include "hub/mqtt/endpoint.h"
+#include "hub/mqtt/topics.h"
+
+#define SUBACK_MAX_ENTRIES 64
+
+static void store_session(struct mqtt_conn *c, uint32_t before)
+{
+    if (c->clean_session || c->subscriptions == before)
+        return;
+    if (registry_set_session(c->mt->ep->hub->registry, c->id.device_id, c->subscriptions) != REG_OK)
+        log_warn("cannot store the mqtt session; subscriptions may not survive a reconnect",
+                 "device=%s", c->id.device_id);
+}
+
+int mqtt_handle_subscribe(struct mqtt_conn *c, const struct mqtt_list *p)
+{
+    if (p->count > SUBACK_MAX_ENTRIES) {
+        mqtt_conn_close(c, "SUBSCRIBE with too many filters");
+        return -1;
+    }
+    uint8_t codes[SUBACK_MAX_ENTRIES];
+    size_t pos = 0, n = 0;
+    struct mqtt_str filter;
+    uint8_t qos;
+    uint32_t before = c->subscriptions;
+    while (mqtt_subscribe_next(p, &pos, &filter, &qos)) {
+        uint32_t sub = topic_subscription_of(filter.ptr, filter.len, c->id.device_id);
+        if (sub) {
+            uint8_t max = topic_subscription_max_qos(sub);
+            codes[n++] = qos < max ? qos : max;
+            c->subscriptions |= sub;
+        } else {
+            codes[n++] = 0x80;
+            log_info("mqtt subscription refused", "device=%s filter=\"%.*s\"", c->id.device_id,
+                     (int)(filter.len > 200 ? 200 : filter.len), filter.ptr);
+        }
+    }
+    uint8_t out[4 + 2 + SUBACK_MAX_ENTRIES];
+    mqtt_conn_send(c, out, mqtt_encode_suback(out, sizeof(out), p->packet_id, codes, n));
+    store_session(c, before);
+    return 0;
+}
+
+int mqtt_handle_unsubscribe(struct mqtt_conn *c, const struct mqtt_list *p)
+{
+    size_t pos = 0;
+    struct mqtt_str filter;
+    uint32_t before = c->subscriptions;
+    while (mqtt_unsubscribe_next(p, &pos, &filter))
+        c->subscriptions &= ~topic_subscription_of(filter.ptr, filter.len, c->id.device_id);
+    uint8_t out[4];
+    mqtt_conn_send(c, out, mqtt_encode_ack(out, sizeof(out), MQTT_UNSUBACK, p->packet_id));
+    store_session(c, before);
+    return 0;
+}

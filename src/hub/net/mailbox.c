@@ -1,0 +1,86 @@
+#include "hub/net/mailbox.h"
+
+#include <event2/event.h>
+#include <stdlib.h>
+
+static void drain(struct mailbox *mb)
+{
+    pthread_mutex_lock(&mb->lock);
+    struct mail *batch = mb->items;
+    size_t n = mb->count, batch_cap = mb->cap;
+    /* Swap arrays so posters keep appending while we run the batch without the lock. */
+    mb->items = mb->spare;
+    mb->cap = mb->spare_cap;
+    mb->count = 0;
+    mb->spare = NULL;
+    mb->spare_cap = 0;
+    mb->wake_pending = false;
+    pthread_mutex_unlock(&mb->lock);
+
+    for (size_t i = 0; i < n; i++)
+        batch[i].fn(batch[i].obj, batch[i].arg1, batch[i].arg2);
+
+    pthread_mutex_lock(&mb->lock);
+    if (!mb->spare) {
+        mb->spare = batch;
+        mb->spare_cap = batch_cap;
+    } else {
+        free(batch);
+    }
+    pthread_mutex_unlock(&mb->lock);
+}
+
+static void on_wake(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    drain(arg);
+}
+
+int mailbox_init(struct mailbox *mb, struct event_base *base)
+{
+    *mb = (struct mailbox){0};
+    if (pthread_mutex_init(&mb->lock, NULL) != 0)
+        return -1;
+    mb->wake = event_new(base, -1, 0, on_wake, mb);
+    if (!mb->wake) {
+        pthread_mutex_destroy(&mb->lock);
+        return -1;
+    }
+    return 0;
+}
+
+void mailbox_free(struct mailbox *mb)
+{
+    if (!mb->wake)
+        return;
+    drain(mb);
+    event_free(mb->wake);
+    mb->wake = NULL;
+    free(mb->items);
+    free(mb->spare);
+    pthread_mutex_destroy(&mb->lock);
+}
+
+int mailbox_post(struct mailbox *mb, const struct mail *m)
+{
+    pthread_mutex_lock(&mb->lock);
+    if (mb->count == mb->cap) {
+        size_t cap = mb->cap ? mb->cap * 2 : 64;
+        struct mail *grown = realloc(mb->items, cap * sizeof(*grown));
+        if (!grown) {
+            pthread_mutex_unlock(&mb->lock);
+            return -1;
+        }
+        mb->items = grown;
+        mb->cap = cap;
+    }
+    mb->items[mb->count++] = *m;
+    bool wake = !mb->wake_pending;
+    mb->wake_pending = true;
+    pthread_mutex_unlock(&mb->lock);
+    /* event_active is thread-safe with evthread_use_pthreads(); once per burst. */
+    if (wake)
+        event_active(mb->wake, 0, 0);
+    return 0;
+}
