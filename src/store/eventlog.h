@@ -62,8 +62,11 @@ const char *eventlog_strerror(int status);
 /* Opens or creates the log. An existing log keeps its partition count (opts->partitions
  * must then be 0 or equal; else error naming both numbers). Recovery runs here: each
  * partition's last segment is checked from its last index point and a torn tail (a record
- * cut short or failing its CRC32C at the end) is truncated away; damage before the tail is
- * an error naming the file and offset. On failure returns NULL with a reason in err. */
+ * cut short or failing its CRC32C at the end) is truncated away. Damage in the last segment
+ * with records after it is copied aside into "{segment}.damaged-{offset}-{ms}", logged as an
+ * error naming both files, and then cut like a torn tail, so the hub starts. Damage in a
+ * sealed segment or a segment header is an error naming the file and offset. On failure
+ * returns NULL with a reason in err. */
 struct eventlog *eventlog_open(const struct eventlog_options *opts, char *err, size_t errlen);
 /* Completes every queued append (with its real status), stops the writers, frees the log.
  * Every reader of the log must be closed first. */

@@ -116,6 +116,21 @@ int registry_get_session(struct registry *reg, const char *device_id, uint32_t *
 int registry_set_session(struct registry *reg, const char *device_id, uint32_t subscriptions);
 int registry_delete_session(struct registry *reg, const char *device_id);
 
+/* Consumer groups of the Event Hubs-compatible endpoint. "$Default" always exists and
+ * cannot be deleted. Names: 1..50 characters of letters, digits, '.', '_', '-' (or
+ * "$Default"); they compare case-insensitively. */
+#define CONSUMER_GROUP_NAME_MAX 50
+int registry_consumer_group_create(struct registry *reg, const char *name); /* REG_EXISTS */
+int registry_consumer_group_delete(struct registry *reg, const char *name); /* REG_NOT_FOUND */
+/* REG_OK when it exists (the stored spelling copied to canonical when not NULL), else
+ * REG_NOT_FOUND. Served from memory. */
+int registry_consumer_group_get(struct registry *reg, const char *name, char *canonical,
+                                size_t cap);
+/* Names ordered case-insensitively, "$Default" first; *out malloc'ed array of
+ * CONSUMER_GROUP_NAME_MAX + 1 sized strings (caller frees). */
+int registry_consumer_group_list(struct registry *reg, char (**out)[CONSUMER_GROUP_NAME_MAX + 1],
+                                 size_t *count);
+
 /* Policies. Names compare case-insensitively. */
 int registry_get_policy(struct registry *reg, const char *name, struct policy *out);
 /* Creates the five default policies with random keys when the table is empty. */

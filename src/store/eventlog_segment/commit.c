@@ -37,11 +37,14 @@ static int ensure_iov(struct el_part *p, size_t n)
 {
     if (n <= p->iov_cap)
         return 0;
-    struct iovec *grown = realloc(p->iov, n * sizeof(*grown));
+    size_t cap = p->iov_cap ? p->iov_cap * 2 : 256;
+    if (cap < n)
+        cap = n;
+    struct iovec *grown = realloc(p->iov, cap * sizeof(*grown));
     if (!grown)
         return -ENOMEM;
     p->iov = grown;
-    p->iov_cap = n;
+    p->iov_cap = cap;
     return 0;
 }
 

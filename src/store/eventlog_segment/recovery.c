@@ -1,8 +1,8 @@
 /* Opening a partition: list its segments, check every header and the chain of sequence
  * numbers and offsets, trust or rebuild each sealed segment's index, and scan the last
- * segment from its last good index point, cutting a torn tail (tail.h). Invariants 1 to 9
- * and 12 of
- * docs/design/eventlog.md are checked here. */
+ * segment from its last good index point, cutting a torn tail (tail.h) or moving damage
+ * aside (quarantine_tail). Invariants 1 to 9 and 12 of docs/design/eventlog.md are checked
+ * here. */
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/isotime.h"
 #include "common/log.h"
 #include "format.h"
 #include "internal.h"
@@ -259,6 +260,55 @@ static void trust_index(struct scan *s, struct idx_array *arr, bool *changed)
     }
 }
 
+/* Damage in the active segment with records after it: a crash that tore the unsynced last
+ * batch out of order, or a disk that flipped bits in acknowledged records; the bytes cannot
+ * tell which. Refusing to open would keep the whole hub down until an operator acts, and
+ * cutting silently could drop acknowledged records. So the bytes from the damage on are
+ * copied, synced, into "{segment}.damaged-{offset}-{ms}" next to the segment, an error is
+ * logged naming both files, and the segment is then cut like a torn tail. Nothing is
+ * destroyed: the copy keeps every byte for inspection or repair. */
+static int quarantine_tail(struct el_part *p, const struct seg_open *so, uint64_t from, char *err,
+                           size_t errlen)
+{
+    uint64_t size = so->seg->size;
+    char path[EL_PATH_MAX + 96];
+    snprintf(path, sizeof(path), "%s.damaged-%" PRIu64 "-%lld", so->path, from,
+             (long long)time_now_ms());
+    uint8_t *buf = malloc(size - from ? (size_t)(size - from) : 1);
+    if (!buf)
+        return fail(err, errlen, EVENTLOG_ERR_NOMEM, "out of memory");
+    int rc = 0;
+    ssize_t n = pread(so->fd, buf, (size_t)(size - from), (off_t)from);
+    if (n != (ssize_t)(size - from)) {
+        rc = fail(err, errlen, EVENTLOG_ERR_IO, "%s: cannot read the damaged bytes at %" PRIu64,
+                  so->path, from);
+        goto out;
+    }
+    int fd = io_open_new(path, O_WRONLY);
+    if (fd < 0) {
+        rc = fail(err, errlen, el_status_from_errno(fd), "%s: cannot create: %s", path,
+                  strerror(-fd));
+        goto out;
+    }
+    int wrc = io_pwrite_all(fd, buf, (size_t)(size - from), 0);
+    if (wrc == 0)
+        wrc = io_datasync(fd);
+    close(fd);
+    if (wrc == 0)
+        wrc = io_fsync_dir(p->dir);
+    if (wrc != 0) {
+        rc = fail(err, errlen, el_status_from_errno(wrc), "%s: cannot write: %s", path,
+                  strerror(-wrc));
+        goto out;
+    }
+    log_error("event log damage moved aside: records from here on were not kept",
+              "segment=%s file_offset=%" PRIu64 " bytes=%" PRIu64 " copy=%s", so->path, from,
+              size - from, path);
+out:
+    free(buf);
+    return rc;
+}
+
 /* The last (active) segment: scan from the last good index point, cut a torn tail. */
 static int open_last(struct el_part *p, struct seg_open *so, char *err, size_t errlen)
 {
@@ -283,6 +333,12 @@ static int open_last(struct el_part *p, struct seg_open *so, char *err, size_t e
         t.min_ms = arr.v[arr.n - 1].ms;
     }
     int rc = tail_scan(&s, &t, &arr);
+    if (rc == EVENTLOG_ERR_CORRUPT && t.end >= EL_SEG_HEADER_SIZE) {
+        rc = quarantine_tail(p, so, t.end, err, errlen);
+        if (rc != 0)
+            goto out;
+        t.torn = true;
+    }
     if (rc != 0) {
         rc = scan_status(rc, &s, so, &t, err, errlen);
         goto out;
