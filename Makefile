@@ -13,7 +13,7 @@
 DEBIAN_PACKAGES := build-essential cmake pkg-config clang libclang-rt-14-dev clang-format \
 	libevent-dev libssl-dev libsqlite3-dev libjansson-dev libcurl4-openssl-dev libcmocka-dev \
 	python3 python3-dev iproute2 util-linux openssl sqlite3 nodejs curl \
-	mosquitto-clients mosquitto
+	mosquitto-clients mosquitto libqpid-proton11-dev
 JOBS ?= $(shell nproc)
 FUZZ_SECONDS ?= 60
 RUN_ARGS ?=

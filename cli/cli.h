@@ -8,6 +8,7 @@
 #define IOTHUB_CLI_CLI_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdio.h>
 
 #include "options.h"
@@ -64,5 +65,21 @@ int cli_opt_exit(int parse_result);
 int cmd_device(struct cli *cli, int argc, char **argv);
 int cmd_sas_token(struct cli *cli, int argc, char **argv);
 int cmd_statistics(struct cli *cli, int argc, char **argv);
+int cmd_consumer_group(struct cli *cli, int argc, char **argv);
+int cmd_hub(struct cli *cli, int argc, char **argv);
+int cmd_monitor_events(struct cli *cli, int argc, char **argv);
+
+/* The Event Hubs-compatible endpoint (cmd_hub.c). */
+#define CLI_HOST_MAX        256
+#define EVENTHUB_AMQPS_PORT 5671
+/* host: HostName without any :port; entity: its first DNS label (the hub name, which
+ * iothubd uses as the Event Hubs-compatible name). 0, or -1 when empty or too long. */
+int eventhub_names(const char *host_name, char *host, size_t host_cap, char *entity,
+                   size_t entity_cap);
+/* Endpoint=sb://{host}[:port]/;SharedAccessKeyName=..;SharedAccessKey=..;EntityPath={entity}
+ * into *out (malloc'ed; it holds the key: wipe before freeing). amqp_port <= 0 or 5671
+ * adds no port. 0 or -1. */
+int eventhub_connection_string(const char *host_name, const char *policy, const char *key,
+                               long amqp_port, char **out);
 
 #endif

@@ -24,6 +24,11 @@ static const struct cli_command commands[] = {
     {"device", "manage device identities (create, show, list, update, delete, ...)", cmd_device},
     {"sas-token", "print a shared access signature token", cmd_sas_token},
     {"statistics", "show registry statistics", cmd_statistics},
+    {"consumer-group", "manage consumer groups of the Event Hubs-compatible endpoint",
+     cmd_consumer_group},
+    {"hub", "print the hub's connection strings (--eventhub: Event Hubs-compatible)", cmd_hub},
+    {"monitor-events", "watch device-to-cloud messages (AMQP, Event Hubs-compatible endpoint)",
+     cmd_monitor_events},
     {"help", "show help for a command", cmd_help},
     {NULL, NULL, NULL},
 };

@@ -25,6 +25,11 @@ static const char usage_text[] =
     "  --mqtt-plain-port PORT\n"
     "                        device MQTT without TLS, for development and benchmarks\n"
     "                        (default off)\n"
+    "  --amqp-port PORT      AMQP 1.0 over TLS: the Event Hubs-compatible endpoint\n"
+    "                        (default 5671, 0 = off)\n"
+    "  --amqp-plain-port PORT\n"
+    "                        AMQP 1.0 without TLS, for development and benchmarks\n"
+    "                        (default off)\n"
     "  --partitions N        event log partitions, 1 to 32 (default 4); fixed when the hub\n"
     "                        is created\n"
     "  --retention-age AGE   keep telemetry this long: 90s, 30m, 12h, 7d (default 1d)\n"
@@ -53,6 +58,8 @@ enum {
     OPT_HTTPS_PORT,
     OPT_MQTT_PORT,
     OPT_MQTT_PLAIN_PORT,
+    OPT_AMQP_PORT,
+    OPT_AMQP_PLAIN_PORT,
     OPT_PARTITIONS,
     OPT_RETENTION_AGE,
     OPT_RETENTION_SIZE,
@@ -121,6 +128,8 @@ enum config_result config_parse(int argc, char **argv, struct hub_config *cfg)
         {"https-port", required_argument, NULL, OPT_HTTPS_PORT},
         {"mqtt-port", required_argument, NULL, OPT_MQTT_PORT},
         {"mqtt-plain-port", required_argument, NULL, OPT_MQTT_PLAIN_PORT},
+        {"amqp-port", required_argument, NULL, OPT_AMQP_PORT},
+        {"amqp-plain-port", required_argument, NULL, OPT_AMQP_PLAIN_PORT},
         {"partitions", required_argument, NULL, OPT_PARTITIONS},
         {"retention-age", required_argument, NULL, OPT_RETENTION_AGE},
         {"retention-size", required_argument, NULL, OPT_RETENTION_SIZE},
@@ -140,6 +149,7 @@ enum config_result config_parse(int argc, char **argv, struct hub_config *cfg)
     cfg->bind_address = "::";
     cfg->https_port = 443;
     cfg->mqtt_port = 8883;
+    cfg->amqp_port = 5671;
     cfg->retention_ms = 24LL * 3600 * 1000;
     cfg->log_level = "info";
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
@@ -176,6 +186,14 @@ enum config_result config_parse(int argc, char **argv, struct hub_config *cfg)
             break;
         case OPT_MQTT_PLAIN_PORT:
             if (parse_port("--mqtt-plain-port", optarg, &cfg->mqtt_plain_port) != 0)
+                return CONFIG_EXIT_USAGE;
+            break;
+        case OPT_AMQP_PORT:
+            if (parse_port("--amqp-port", optarg, &cfg->amqp_port) != 0)
+                return CONFIG_EXIT_USAGE;
+            break;
+        case OPT_AMQP_PLAIN_PORT:
+            if (parse_port("--amqp-plain-port", optarg, &cfg->amqp_plain_port) != 0)
                 return CONFIG_EXIT_USAGE;
             break;
         case OPT_PARTITIONS: {

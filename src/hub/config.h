@@ -17,6 +17,8 @@ struct hub_config {
     int https_port;           /* --https-port, default 443; 0 = off */
     int mqtt_port;            /* --mqtt-port, default 8883 (TLS); 0 = off */
     int mqtt_plain_port;      /* --mqtt-plain-port, default 0 = off */
+    int amqp_port;            /* --amqp-port, default 5671 (TLS); 0 = off */
+    int amqp_plain_port;      /* --amqp-plain-port, default 0 = off */
     unsigned partitions;      /* --partitions; 0 = not given (4 for a new hub) */
     int64_t retention_ms;     /* --retention-age, default 1 day */
     uint64_t retention_bytes; /* --retention-size per partition, default 0 = no cap */

@@ -15,6 +15,7 @@
 #define HUB_NAME_MAX  256
 #define HUB_MAX_NAMES (CONFIG_MAX_ALIASES + 1)
 
+struct amqp_endpoint;
 struct eventlog;
 struct mqtt_endpoint;
 struct net_thread;
@@ -34,6 +35,7 @@ struct hub {
     struct eventlog *eventlog;
     struct presence *presence;
     struct mqtt_endpoint *mqtt; /* NULL when no MQTT port is open */
+    struct amqp_endpoint *amqp; /* NULL when no AMQP port is open */
     int lock_fd;                /* flock on {data-dir}/lock: one daemon per data dir */
     int https_fd;               /* listening socket, shared by every network thread */
     struct net_thread *threads;

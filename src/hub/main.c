@@ -14,6 +14,7 @@
 #include "common/log.h"
 #include "common/strbuf.h"
 #include "hub/config.h"
+#include "hub/amqp/endpoint.h"
 #include "hub/dump_events.h"
 #include "hub/hub.h"
 #include "hub/mqtt/endpoint.h"
@@ -201,6 +202,15 @@ static int open_mqtt(struct hub *hub, struct mqtt_endpoint *ep, char *err, size_
     return 0;
 }
 
+/* AMQP endpoint (src/hub/amqp): the Event Hubs-compatible read side on --amqp-port. */
+static int open_amqp(struct hub *hub, struct amqp_endpoint *ep, char *err, size_t errlen)
+{
+    if (hub->cfg->amqp_port <= 0 && hub->cfg->amqp_plain_port <= 0)
+        return 0;
+    hub->amqp = ep;
+    return amqp_endpoint_init(ep, hub, err, errlen);
+}
+
 static void print_banner(const struct hub *hub)
 {
     printf("iothubd %s is running.\n", IOTHUB_VERSION);
@@ -213,6 +223,14 @@ static void print_banner(const struct hub *hub)
     if (hub->cfg->mqtt_plain_port > 0)
         printf("Device MQTT without TLS (development only): mqtt://%s:%d\n", hub->hostname,
                hub->cfg->mqtt_plain_port);
+    if (hub->cfg->amqp_port > 0) {
+        printf("Event Hubs-compatible endpoint:\n  ");
+        amqp_print_eventhub_connection_string(hub, "iothubowner");
+        printf("AMQP: amqps://%s:%d\n", hub->hostname, hub->cfg->amqp_port);
+    }
+    if (hub->cfg->amqp_plain_port > 0)
+        printf("AMQP without TLS (development only): amqp://%s:%d\n", hub->hostname,
+               hub->cfg->amqp_plain_port);
     printf("Service REST API: https://%s:%d/\n", hub->hostname, hub->cfg->https_port);
     fflush(stdout);
 }
@@ -234,9 +252,11 @@ static void on_presence_timer(evutil_socket_t fd, short events, void *arg)
 static int serve(struct hub *hub, char *err, size_t errlen)
 {
     struct mqtt_endpoint mqtt;
+    struct amqp_endpoint amqp;
     struct event *presence_timer = NULL;
     int rc = -1;
-    if (open_eventlog(hub, err, errlen) != 0 || open_mqtt(hub, &mqtt, err, errlen) != 0)
+    if (open_eventlog(hub, err, errlen) != 0 || open_mqtt(hub, &mqtt, err, errlen) != 0 ||
+        open_amqp(hub, &amqp, err, errlen) != 0)
         goto fail_early;
     if (hub->cfg->https_port > 0) {
         hub->https_fd = listener_open(hub->cfg->bind_address, hub->cfg->https_port, "--https-port",
@@ -280,6 +300,8 @@ out:
      * connections closed and mailboxes drained; presence written; storage closed. */
     net_threads_stop(hub);
     registry_set_change_listener(hub->registry, NULL, NULL);
+    if (hub->amqp)
+        amqp_endpoint_close_readers(hub->amqp); /* the log closes with no readers */
     eventlog_close(hub->eventlog);
     hub->eventlog = NULL;
     net_threads_free(hub);
@@ -297,6 +319,9 @@ fail_early:
     if (hub->mqtt)
         mqtt_endpoint_free(hub->mqtt);
     hub->mqtt = NULL;
+    if (hub->amqp)
+        amqp_endpoint_free(hub->amqp);
+    hub->amqp = NULL;
     if (hub->eventlog)
         eventlog_close(hub->eventlog);
     hub->eventlog = NULL;

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 
 #include "common/log.h"
+#include "hub/amqp/endpoint.h"
 #include "hub/hub.h"
 #include "hub/mqtt/endpoint.h"
 #include "hub/rest/server.h"
@@ -38,6 +39,8 @@ int net_threads_create(struct hub *hub, char *err, size_t errlen)
         if (hub->https_fd >= 0 && rest_server_attach(t, err, errlen) != 0)
             return -1;
         if (hub->mqtt && mqtt_thread_attach(t, err, errlen) != 0)
+            return -1;
+        if (hub->amqp && amqp_thread_attach(t, err, errlen) != 0)
             return -1;
     }
     return 0;
@@ -94,6 +97,8 @@ void net_threads_free(struct hub *hub)
         /* The loops have stopped: tear down here, in dependency order. */
         if (t->mqtt)
             mqtt_thread_detach(t);
+        if (t->amqp)
+            amqp_thread_detach(t);
         if (t->http)
             evhttp_free(t->http);
         /* Freed bufferevents finish in deferred callbacks that hold the last reference to

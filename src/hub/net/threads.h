@@ -14,6 +14,7 @@ struct event_base;
 struct evhttp;
 struct hub;
 struct mqtt_thread;
+struct amqp_thread;
 
 struct net_thread {
     struct hub *hub;
@@ -28,6 +29,7 @@ struct net_thread {
     struct mailbox mailbox;   /* work posted by other threads */
     struct evhttp *http;      /* the REST endpoint on this thread, or NULL */
     struct mqtt_thread *mqtt; /* the MQTT endpoint's state on this thread, or NULL */
+    struct amqp_thread *amqp; /* the AMQP endpoint's state on this thread, or NULL */
 };
 
 /* Creates hub->thread_count threads' state (bases, endpoints) without starting them. */

@@ -13,6 +13,7 @@
     X(ERR_NOT_FOUND, "NotFound", 404000, 404)                                                      \
     X(ERR_METHOD_NOT_ALLOWED, "MethodNotAllowed", 405000, 405)                                     \
     X(ERR_DEVICE_ALREADY_EXISTS, "DeviceAlreadyExists", 409001, 409)                               \
+    X(ERR_CONSUMER_GROUP_ALREADY_EXISTS, "ConsumerGroupAlreadyExists", 409010, 409)                \
     X(ERR_PRECONDITION_FAILED, "PreconditionFailed", 412001, 412)                                  \
     X(ERR_MESSAGE_TOO_LARGE, "MessageTooLarge", 413001, 413)                                       \
     X(ERR_SERVER, "ServerError", 500001, 500)                                                      \

@@ -10,5 +10,8 @@ void rest_device_put(struct rest_request *r);
 void rest_device_delete(struct rest_request *r);
 void rest_devices_query(struct rest_request *r);
 void rest_statistics_devices(struct rest_request *r);
+void rest_consumer_groups_list(struct rest_request *r);
+void rest_consumer_group_put(struct rest_request *r);
+void rest_consumer_group_delete(struct rest_request *r);
 
 #endif

@@ -32,6 +32,18 @@ static const struct route routes[] = {
     {EVHTTP_REQ_PUT, {"devices", "*"}, RIGHT_REGISTRY_WRITE, rest_device_put},
     {EVHTTP_REQ_DELETE, {"devices", "*"}, RIGHT_REGISTRY_WRITE, rest_device_delete},
     {EVHTTP_REQ_GET, {"statistics", "devices"}, RIGHT_REGISTRY_READ, rest_statistics_devices},
+    {EVHTTP_REQ_GET,
+     {"eventhub", "consumergroups"},
+     RIGHT_REGISTRY_READ,
+     rest_consumer_groups_list},
+    {EVHTTP_REQ_PUT,
+     {"eventhub", "consumergroups", "*"},
+     RIGHT_REGISTRY_WRITE,
+     rest_consumer_group_put},
+    {EVHTTP_REQ_DELETE,
+     {"eventhub", "consumergroups", "*"},
+     RIGHT_REGISTRY_WRITE,
+     rest_consumer_group_delete},
 };
 
 static const char *method_name(enum evhttp_cmd_type m)

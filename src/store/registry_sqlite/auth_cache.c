@@ -113,6 +113,9 @@ void auth_cache_free(struct auth_cache *c)
         explicit_bzero(c->policies, c->npolicies * sizeof(*c->policies));
     free(c->policies);
     c->policies = NULL;
+    free(c->groups);
+    c->groups = NULL;
+    c->ngroups = 0;
     pthread_rwlock_destroy(&c->lock);
 }
 

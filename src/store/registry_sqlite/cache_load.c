@@ -1,5 +1,6 @@
 /* Fills the auth cache from the database at open: every device's auth data, every policy,
- * and the highest generationId issued so far. Runs before the registry is shared. */
+ * every consumer group (rs_load_consumer_groups, consumer_groups.c) and the highest
+ * generationId issued so far. Runs before the registry is shared. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -96,7 +97,8 @@ static int load_last_generation(struct registry *reg)
 
 int rs_load_cache(struct registry *reg)
 {
-    if (load_devices(reg) != 0 || load_policies(reg) != 0 || load_last_generation(reg) != 0)
+    if (load_devices(reg) != 0 || load_policies(reg) != 0 || load_last_generation(reg) != 0 ||
+        rs_load_consumer_groups(reg) != 0)
         return -1;
     return 0;
 }

@@ -25,6 +25,9 @@ struct auth_cache {
     size_t count;
     struct policy *policies; /* all policies, in creation order */
     size_t npolicies;
+    /* Consumer groups other than "$Default", ordered case-insensitively (consumer_groups.c). */
+    char (*groups)[CONSUMER_GROUP_NAME_MAX + 1];
+    size_t ngroups;
 };
 
 int auth_cache_init(struct auth_cache *c);
@@ -42,6 +45,10 @@ void auth_cache_set_policies(struct auth_cache *c, struct policy *list, size_t n
 bool auth_cache_get_policy(struct auth_cache *c, const char *name, struct policy *out);
 /* Copy of all policies (malloc'ed, NULL when n == 0); -1 when out of memory. */
 int auth_cache_copy_policies(struct auth_cache *c, struct policy **out, size_t *n);
+/* consumer_groups.c: replaces the stored consumer groups (not "$Default"), taking ownership
+ * of the malloc'ed array, which must be ordered case-insensitively. */
+void auth_cache_set_groups(struct auth_cache *c, char (*list)[CONSUMER_GROUP_NAME_MAX + 1],
+                           size_t n);
 
 /* ---- the registry --------------------------------------------------------------- */
 
@@ -70,6 +77,9 @@ enum rs_stmt {
     RS_SESSION_GET,
     RS_SESSION_SET,
     RS_SESSION_DELETE,
+    RS_CONSUMER_GROUP_INSERT,
+    RS_CONSUMER_GROUP_DELETE,
+    RS_CONSUMER_GROUP_ALL,
     RS_STMT_COUNT
 };
 
@@ -142,7 +152,10 @@ void rs_notify(struct registry *reg, const char *device_id, enum registry_change
  * REG_STORAGE. Expects reg->lock held. */
 int rs_fail(struct registry *reg, const char *op);
 
-/* cache_load.c: fills the auth cache (devices, policies) and last_generation at open. */
+/* cache_load.c: fills the auth cache (devices, policies, consumer groups) and
+ * last_generation at open. */
 int rs_load_cache(struct registry *reg);
+/* consumer_groups.c: the consumer groups part of rs_load_cache. 0 or -1. */
+int rs_load_consumer_groups(struct registry *reg);
 
 #endif

@@ -54,9 +54,19 @@ static const char migration_002[] =
     " DELETE FROM mqtt_sessions WHERE device_id = OLD.device_id;"
     " END;";
 
+static const char migration_003[] =
+    /* Consumer groups of the Event Hubs-compatible endpoint (spec 5.4). "$Default" always
+     * exists and is not stored; names compare case-insensitively, the spelling given at
+     * creation is kept. */
+    "CREATE TABLE consumer_groups ("
+    " name TEXT NOT NULL PRIMARY KEY COLLATE NOCASE,"
+    " created_ms INTEGER NOT NULL"
+    ");";
+
 const struct rs_migration rs_migrations[] = {
     {1, "devices, policies, settings", migration_001},
     {2, "mqtt sessions", migration_002},
+    {3, "consumer groups", migration_003},
 };
 
 const size_t rs_migration_count = sizeof(rs_migrations) / sizeof(rs_migrations[0]);

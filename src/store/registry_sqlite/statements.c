@@ -46,6 +46,9 @@ static const char *const stmt_sql[RS_STMT_COUNT] = {
                        " subscriptions = excluded.subscriptions,"
                        " updated_ms = excluded.updated_ms",
     [RS_SESSION_DELETE] = "DELETE FROM mqtt_sessions WHERE device_id = ?1",
+    [RS_CONSUMER_GROUP_INSERT] = "INSERT INTO consumer_groups (name, created_ms) VALUES (?1, ?2)",
+    [RS_CONSUMER_GROUP_DELETE] = "DELETE FROM consumer_groups WHERE name = ?1",
+    [RS_CONSUMER_GROUP_ALL] = "SELECT name FROM consumer_groups ORDER BY name",
 };
 
 sqlite3_stmt *rs_stmt(struct registry *reg, enum rs_stmt id)

@@ -570,10 +570,10 @@ static void *read_auth_loop(void *arg)
 {
     struct reader *r = arg;
     struct device_auth auth;
-    while (!atomic_load(r->stop)) {
+    do { /* at least one lookup, however the threads get scheduled */
         registry_get_device_auth(r->reg, "churn-3", &auth);
         r->lookups++;
-    }
+    } while (!atomic_load(r->stop));
     return NULL;
 }
 
@@ -588,22 +588,28 @@ static void test_auth_lookups_during_writes(void **state)
         readers[i] = (struct reader){f->reg, &stop, 0};
         assert_int_equal(pthread_create(&threads[i], NULL, read_auth_loop, &readers[i]), 0);
     }
+    int failures = 0; /* asserted after the join: an assertion here would leave threads */
     for (int i = 0; i < 200; i++) {
         char id[16];
         snprintf(id, sizeof(id), "churn-%d", i % 8);
         struct device in = sas_device(id), out;
-        if (registry_create_device(f->reg, &in, &out) == REG_EXISTS) {
+        int rc = registry_create_device(f->reg, &in, &out);
+        if (rc == REG_EXISTS) {
             in.enabled = (i & 1) != 0;
-            assert_int_equal(registry_update_device(f->reg, &in, NULL, &out), REG_OK);
+            failures += registry_update_device(f->reg, &in, NULL, &out) != REG_OK;
             if (i % 3 == 0)
-                assert_int_equal(registry_delete_device(f->reg, id, NULL), REG_OK);
+                failures += registry_delete_device(f->reg, id, NULL) != REG_OK;
+        } else {
+            failures += rc != REG_OK;
         }
     }
     atomic_store(&stop, 1);
-    for (int i = 0; i < 4; i++) {
+    /* Join every reader before any assertion can leave the test and free the registry. */
+    for (int i = 0; i < 4; i++)
         pthread_join(threads[i], NULL);
+    for (int i = 0; i < 4; i++)
         assert_true(readers[i].lookups > 0);
-    }
+    assert_int_equal(failures, 0);
 }
 
 /* ---- change listener --------------------------------------------------------------- */
