@@ -8,6 +8,7 @@
 #   make test    deps + sanitizer build (ASan+UBSan) in build-asan/, then every test (ctest)
 #   make fuzz    clang libFuzzer build in build-fuzz/; runs each target FUZZ_SECONDS
 #   make bench   benchmark scripts in bench/ (figures go to docs/benchmarks.md)
+#   make python  the Python modules iothub_client, iothub_service_client into build/python/
 #   make format  clang-format every C file in place
 
 DEBIAN_PACKAGES := build-essential cmake pkg-config clang libclang-rt-14-dev clang-format \
@@ -18,7 +19,7 @@ JOBS ?= $(shell nproc)
 FUZZ_SECONDS ?= 60
 RUN_ARGS ?=
 
-.PHONY: all deps deps-apt deps-npm build build-asan run test fuzz fuzz-build fuzz-smoke bench format \
+.PHONY: all deps deps-apt deps-npm build build-asan run test fuzz fuzz-build fuzz-smoke bench python format \
 	format-check install clean
 
 all: build
@@ -66,6 +67,11 @@ fuzz-smoke: fuzz-build
 
 fuzz: fuzz-build
 	tools/run-fuzzers build-fuzz $(FUZZ_SECONDS)
+
+# docs/python.md: PYTHONPATH=build/python IOTHUB_CA_FILE=<ca.pem> /usr/bin/python3 program.py
+python: deps-apt
+	cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+	cmake --build build -j $(JOBS) --target python
 
 bench: build deps-npm
 	bench/run-all
