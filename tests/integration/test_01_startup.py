@@ -74,6 +74,38 @@ class Startup(unittest.TestCase):
                 self.assertIsNotNone(tls.getpeercert())
         self.assertEqual(self.hub.stop(), 0)
 
+    def test_bring_your_own_certificate(self):
+        tls = os.path.join(os.path.dirname(self.hub.data_dir), "own-tls")
+        os.makedirs(tls)
+        cert, key = os.path.join(tls, "cert.pem"), os.path.join(tls, "key.pem")
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                        "ec_paramgen_curve:P-256", "-nodes", "-keyout", key, "-out", cert,
+                        "-days", "2", "-subj", "/CN=localhost",
+                        "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"],
+                       check=True, capture_output=True)
+        self.hub.args = ["--tls-cert", cert, "--tls-key", key]
+        self.hub.start()
+        # The hub serves exactly that certificate and generates no CA of its own.
+        self.assertIsNone(self.hub.ca_file)
+        self.assertFalse(os.path.exists(os.path.join(self.hub.data_dir, "tls", "ca.pem")))
+        ctx = ssl.create_default_context(cafile=cert)
+        with socket.create_connection(("localhost", 443)) as raw:
+            with ctx.wrap_socket(raw, server_hostname="localhost") as conn:
+                served = ssl.DER_cert_to_PEM_cert(conn.getpeercert(binary_form=True))
+        self.assertEqual(served.strip(), read_text(cert).strip())
+        self.assertEqual(self.hub.stop(), 0)
+        # Half a pair is a usage error; a key that does not match is refused at start.
+        res = subprocess.run([IOTHUBD, "--data-dir", self.hub.data_dir, "--tls-cert", cert],
+                             capture_output=True, text=True)
+        self.assertEqual(res.returncode, 2)
+        subprocess.run(["openssl", "ecparam", "-name", "prime256v1", "-genkey", "-noout",
+                        "-out", os.path.join(tls, "other.pem")], check=True)
+        res = subprocess.run([IOTHUBD, "--data-dir", self.hub.data_dir, "--tls-cert", cert,
+                              "--tls-key", os.path.join(tls, "other.pem")],
+                             capture_output=True, text=True, timeout=30)
+        self.assertEqual(res.returncode, 1)
+        self.assertIn("cannot use the TLS key", res.stderr)
+
     def test_sigint_stops_cleanly(self):
         self.hub.start()
         self.assertEqual(self.hub.stop(sig=signal.SIGINT), 0)

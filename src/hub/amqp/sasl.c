@@ -218,6 +218,22 @@ static enum amqp_sasl_result handle_init(struct amqp_sasl *s, const uint8_t *in,
     return rc;
 }
 
+/* Handles every whole frame from in + *consumed on: empty frames (heartbeats) until the
+ * sasl-init, which ends the exchange. */
+static enum amqp_sasl_result feed_frames(struct amqp_sasl *s, const uint8_t *in, size_t len,
+                                         size_t *consumed, uint8_t *out, size_t *outlen,
+                                         amqp_sasl_check_fn check, void *ctx)
+{
+    enum amqp_sasl_result rc;
+    do {
+        size_t before = *consumed;
+        rc = handle_init(s, in + *consumed, len - *consumed, consumed, out, outlen, check, ctx);
+        if (*consumed == before)
+            break;
+    } while (rc == AMQP_SASL_MORE && s->state == ST_INIT);
+    return rc;
+}
+
 enum amqp_sasl_result amqp_sasl_feed(struct amqp_sasl *s, const uint8_t *in, size_t len,
                                      size_t *consumed, uint8_t *out, size_t *outlen,
                                      amqp_sasl_check_fn check, void *ctx)
@@ -246,21 +262,10 @@ enum amqp_sasl_result amqp_sasl_feed(struct amqp_sasl *s, const uint8_t *in, siz
         *outlen = 8 + encode_mechanisms(out + 8, AMQP_SASL_OUT_MAX - 8);
         *consumed = 8;
         s->state = ST_INIT;
-        size_t more = 0;
-        enum amqp_sasl_result rc = handle_init(s, in + 8, len - 8, &more, out, outlen, check, ctx);
-        *consumed += more;
-        return rc;
+        return feed_frames(s, in, len, consumed, out, outlen, check, ctx);
     }
-    case ST_INIT: {
-        enum amqp_sasl_result rc;
-        do {
-            size_t before = *consumed;
-            rc = handle_init(s, in + *consumed, len - *consumed, consumed, out, outlen, check, ctx);
-            if (*consumed == before)
-                break;
-        } while (rc == AMQP_SASL_MORE && s->state == ST_INIT);
-        return rc;
-    }
+    case ST_INIT:
+        return feed_frames(s, in, len, consumed, out, outlen, check, ctx);
     case ST_DONE:
         return AMQP_SASL_DONE;
     default:

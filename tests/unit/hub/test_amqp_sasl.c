@@ -80,6 +80,31 @@ static void test_event_hubs_anonymous(void **state)
     assert_true(s.used);
 }
 
+/* Header, an empty SASL frame (a heartbeat) and sasl-init in one read: all handled at once
+ * (this stalled the handshake when only one frame was read after the header). */
+static void test_pipelined_empty_frame_then_init(void **state)
+{
+    (void)state;
+    static const uint8_t empty_frame[8] = {0, 0, 0, 8, 2, 1, 0, 0};
+    struct amqp_sasl s;
+    amqp_sasl_init(&s);
+    struct seen seen = {.verdict = true};
+    uint8_t in[256], out[AMQP_SASL_OUT_MAX];
+    size_t consumed, outlen, n = 0;
+    memcpy(in + n, sasl_header, 8);
+    n += 8;
+    memcpy(in + n, empty_frame, 8);
+    n += 8;
+    memcpy(in + n, eh_init, sizeof(eh_init));
+    n += sizeof(eh_init);
+    assert_int_equal(amqp_sasl_feed(&s, in, n, &consumed, out, &outlen, check, &seen),
+                     AMQP_SASL_DONE);
+    assert_int_equal(consumed, n);
+    assert_int_equal(seen.calls, 1);
+    assert_string_equal(seen.mechanism, "ANONYMOUS");
+    assert_true(amqp_sasl_done(&s));
+}
+
 static void test_no_sasl(void **state)
 {
     (void)state;
@@ -184,6 +209,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_event_hubs_anonymous),
+        cmocka_unit_test(test_pipelined_empty_frame_then_init),
         cmocka_unit_test(test_no_sasl),
         cmocka_unit_test(test_refusals),
         cmocka_unit_test(test_plain_split),
