@@ -17,6 +17,7 @@
 #include "hub/amqp/endpoint.h"
 #include "hub/amqp/internal.h"
 #include "hub/hub.h"
+#include "hub/net/accept.h"
 #include "hub/net/threads.h"
 
 #define READ_CHUNK     (64 * 1024)
@@ -389,18 +390,8 @@ static void on_event(struct bufferevent *bev, short what, void *arg)
     struct amqp_conn *c = arg;
     if (what & BEV_EVENT_CONNECTED)
         return;
-    char why[256] = "the client closed the connection";
-    if (what & BEV_EVENT_ERROR) {
-        unsigned long ssl_err = c->tls ? bufferevent_get_openssl_error(bev) : 0;
-        if (ssl_err) {
-            char buf[200];
-            ERR_error_string_n(ssl_err, buf, sizeof(buf));
-            snprintf(why, sizeof(why), "TLS error: %s", buf);
-        } else {
-            snprintf(why, sizeof(why), "socket error: %s",
-                     evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
-        }
-    }
+    char why[256];
+    net_close_reason(bev, what, c->tls, "the client closed the connection", why, sizeof(why));
     amqp_conn_close(c, why);
 }
 

@@ -12,6 +12,7 @@
 #include "common/isotime.h"
 #include "hub/amqp/internal.h"
 #include "hub/hub.h"
+#include "hub/net/accept.h"
 #include "hub/net/listener.h"
 #include "hub/net/threads.h"
 #include "store/eventlog.h"
@@ -68,42 +69,14 @@ void amqp_endpoint_free(struct amqp_endpoint *ep)
     ep->hub = NULL;
 }
 
-static void format_peer(const struct sockaddr *sa, char *out, size_t cap)
-{
-    char host[INET6_ADDRSTRLEN] = "?";
-    int port = 0;
-    if (sa->sa_family == AF_INET) {
-        const struct sockaddr_in *in = (const struct sockaddr_in *)sa;
-        inet_ntop(AF_INET, &in->sin_addr, host, sizeof(host));
-        port = ntohs(in->sin_port);
-    } else if (sa->sa_family == AF_INET6) {
-        const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)sa;
-        inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof(host));
-        port = ntohs(in6->sin6_port);
-    }
-    snprintf(out, cap, "%s:%d", host, port);
-}
-
 static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int len,
                       void *arg)
 {
     (void)len;
     struct amqp_thread *at = arg;
     char peer[64];
-    format_peer(sa, peer, sizeof(peer));
+    net_format_peer(sa, peer, sizeof(peer));
     amqp_conn_accept(at, fd, l == at->tls_listener, peer);
-}
-
-static struct evconnlistener *listen_on(struct net_thread *t, int shared_fd, void *arg)
-{
-    int fd = dup(shared_fd);
-    if (fd < 0)
-        return NULL;
-    struct evconnlistener *l = evconnlistener_new(
-        t->base, on_accept, arg, LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, -1, fd);
-    if (!l)
-        close(fd);
-    return l;
 }
 
 int amqp_thread_attach(struct net_thread *t, char *err, size_t errlen)
@@ -115,9 +88,11 @@ int amqp_thread_attach(struct net_thread *t, char *err, size_t errlen)
     t->amqp = at;
     at->thread = t;
     at->ep = ep;
-    if (ep->tls_fd >= 0 && !(at->tls_listener = listen_on(t, ep->tls_fd, at)))
+    if (ep->tls_fd >= 0 &&
+        !(at->tls_listener = net_listen_shared(t->base, ep->tls_fd, on_accept, at)))
         goto fail;
-    if (ep->plain_fd >= 0 && !(at->plain_listener = listen_on(t, ep->plain_fd, at)))
+    if (ep->plain_fd >= 0 &&
+        !(at->plain_listener = net_listen_shared(t->base, ep->plain_fd, on_accept, at)))
         goto fail;
     return 0;
 fail:

@@ -15,6 +15,7 @@
 #include "common/log.h"
 #include "common/strbuf.h"
 #include "hub/hub.h"
+#include "hub/net/accept.h"
 #include "hub/mqtt/endpoint.h"
 #include "hub/net/threads.h"
 #include "hub/presence.h"
@@ -289,18 +290,9 @@ static void on_event(struct bufferevent *bev, short what, void *arg)
     struct mqtt_conn *c = arg;
     if (what & BEV_EVENT_CONNECTED)
         return;
-    char why[256] = "the connection was closed by the device";
-    if (what & BEV_EVENT_ERROR) {
-        unsigned long ssl_err = c->tls ? bufferevent_get_openssl_error(bev) : 0;
-        if (ssl_err) {
-            char buf[200];
-            ERR_error_string_n(ssl_err, buf, sizeof(buf));
-            snprintf(why, sizeof(why), "TLS error: %s", buf);
-        } else {
-            snprintf(why, sizeof(why), "socket error: %s",
-                     evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
-        }
-    }
+    char why[256];
+    net_close_reason(bev, what, c->tls, "the connection was closed by the device", why,
+                     sizeof(why));
     mqtt_conn_close(c, why);
 }
 

@@ -11,6 +11,7 @@
 #include "common/log.h"
 #include "hub/hub.h"
 #include "hub/mqtt/conn.h"
+#include "hub/net/accept.h"
 #include "hub/net/listener.h"
 #include "hub/net/threads.h"
 #include "hub/tls/context.h"
@@ -66,29 +67,13 @@ void mqtt_endpoint_free(struct mqtt_endpoint *ep)
     device_map_free(&ep->devices);
 }
 
-static void format_peer(const struct sockaddr *sa, char *out, size_t cap)
-{
-    char host[INET6_ADDRSTRLEN] = "?";
-    int port = 0;
-    if (sa->sa_family == AF_INET) {
-        const struct sockaddr_in *in = (const struct sockaddr_in *)sa;
-        inet_ntop(AF_INET, &in->sin_addr, host, sizeof(host));
-        port = ntohs(in->sin_port);
-    } else if (sa->sa_family == AF_INET6) {
-        const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)sa;
-        inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof(host));
-        port = ntohs(in6->sin6_port);
-    }
-    snprintf(out, cap, "%s:%d", host, port);
-}
-
 static void on_accept_tls(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
                           int len, void *arg)
 {
     (void)l;
     (void)len;
     char peer[64];
-    format_peer(sa, peer, sizeof(peer));
+    net_format_peer(sa, peer, sizeof(peer));
     mqtt_conn_accept(arg, fd, true, peer);
 }
 
@@ -98,21 +83,8 @@ static void on_accept_plain(struct evconnlistener *l, evutil_socket_t fd, struct
     (void)l;
     (void)len;
     char peer[64];
-    format_peer(sa, peer, sizeof(peer));
+    net_format_peer(sa, peer, sizeof(peer));
     mqtt_conn_accept(arg, fd, false, peer);
-}
-
-static struct evconnlistener *listen_on(struct net_thread *t, int shared_fd, evconnlistener_cb cb,
-                                        void *arg)
-{
-    int fd = dup(shared_fd);
-    if (fd < 0)
-        return NULL;
-    struct evconnlistener *l =
-        evconnlistener_new(t->base, cb, arg, LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, -1, fd);
-    if (!l)
-        close(fd);
-    return l;
 }
 
 int mqtt_thread_attach(struct net_thread *t, char *err, size_t errlen)
@@ -129,10 +101,11 @@ int mqtt_thread_attach(struct net_thread *t, char *err, size_t errlen)
     mt->scratch = malloc(mt->scratch_cap);
     if (!mt->scratch)
         goto fail;
-    if (ep->tls_fd >= 0 && !(mt->tls_listener = listen_on(t, ep->tls_fd, on_accept_tls, mt)))
+    if (ep->tls_fd >= 0 &&
+        !(mt->tls_listener = net_listen_shared(t->base, ep->tls_fd, on_accept_tls, mt)))
         goto fail;
     if (ep->plain_fd >= 0 &&
-        !(mt->plain_listener = listen_on(t, ep->plain_fd, on_accept_plain, mt)))
+        !(mt->plain_listener = net_listen_shared(t->base, ep->plain_fd, on_accept_plain, mt)))
         goto fail;
     return 0;
 fail:

@@ -5,9 +5,9 @@
 #include <event2/http.h>
 #include <event2/listener.h>
 #include <stdio.h>
-#include <unistd.h>
 
 #include "hub/hub.h"
+#include "hub/net/accept.h"
 #include "hub/net/threads.h"
 #include "hub/rest/router.h"
 
@@ -47,15 +47,8 @@ int rest_server_attach(struct net_thread *t, char *err, size_t errlen)
     evhttp_set_gencb(t->http, rest_dispatch, t);
 
     /* Every thread accepts on its own descriptor of the one shared listening socket. */
-    int fd = dup(hub->https_fd);
-    if (fd < 0) {
-        snprintf(err, errlen, "cannot share the HTTPS socket with thread %d", t->index);
-        return -1;
-    }
-    struct evconnlistener *lev = evconnlistener_new(
-        t->base, NULL, NULL, LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, -1, fd);
+    struct evconnlistener *lev = net_listen_shared(t->base, hub->https_fd, NULL, NULL);
     if (!lev) {
-        close(fd);
         snprintf(err, errlen, "cannot accept HTTPS connections on thread %d", t->index);
         return -1;
     }
