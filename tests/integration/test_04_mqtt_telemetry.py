@@ -169,6 +169,21 @@ class Telemetry(HubTestCase):
                          [i.to_bytes(4, "big") * 50 for i in range(3000)])
         self.assertLogOrder(got)
 
+    def test_pubacks_keep_publish_order_across_topics(self):
+        # Telemetry waits for the log's fdatasync; a twin request (QoS 1, as the Python SDK
+        # sends it) needs no write. Its PUBACK must still not overtake the telemetry ones
+        # (MQTT-4.6.0-2).
+        dev = create_device(self.hub, "ordered")
+        c, _ = self.connect(dev)
+        pids = []
+        for i in range(20):
+            pids.append(c.publish(telemetry_topic("ordered", f"%24.mid=o{i}"), b"t", qos=1))
+            pids.append(c.publish(f"$iothub/twin/GET/?$rid={i}", b" ", qos=1))
+        self.assertEqual(c.wait_pubacks(pids, timeout=30), pids)
+        c.disconnect()
+        got = events_by_device(self.stop_and_dump())["ordered"]
+        self.assertEqual([r["system"]["message-id"] for r in got], [f"o{i}" for i in range(20)])
+
     def test_device_ids_with_special_characters_are_not_url_encoded_in_topics(self):
         did = "Dev-1.x_y=w@q$r'(s)!*,%"
         dev = create_device(self.hub, did)

@@ -25,6 +25,8 @@ struct mqtt_thread;
 
 enum mqtt_conn_state { CONN_AWAIT_CONNECT = 0, CONN_ACTIVE = 1, CONN_CLOSED = 2 };
 
+#define MQTT_RING_READY 0x10000u
+
 struct mqtt_conn {
     atomic_int refs;
     struct mqtt_thread *mt;
@@ -46,12 +48,14 @@ struct mqtt_conn {
     int64_t last_inbound_ms;
     int64_t last_touch_ms; /* last lastActivityTime report */
     /* QoS 1 appends waiting for the event log. The log completes a partition's records in
-     * append order and all of a device's records go to one partition, so the packet ids
-     * to acknowledge form a FIFO ring, with no allocation per message. */
-    unsigned inflight;
-    uint16_t *pid_ring;
-    unsigned ring_cap, ring_head;  /* ring_cap is a power of two */
-    struct mqtt_conn *prev, *next; /* the thread's list */
+     * append order and all of a device's records go to one partition, so the PUBACKs still
+     * owed form a FIFO ring, with no allocation per message. Entries are packet ids; those
+     * with MQTT_RING_READY set belong to PUBLISHes that need no log write (twin, method
+     * responses) and leave as soon as every earlier entry has: PUBACKs keep PUBLISH order. */
+    unsigned inflight; /* entries waiting for the log */
+    uint32_t *pid_ring;
+    unsigned ring_cap, ring_head, ring_count; /* ring_cap is a power of two */
+    struct mqtt_conn *prev, *next;            /* the thread's list */
 };
 
 void mqtt_conn_ref(struct mqtt_conn *c);

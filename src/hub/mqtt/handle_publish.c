@@ -40,32 +40,48 @@ static struct eventlog_prop prop(const char *key, const char *value)
     return (struct eventlog_prop){key, strlen(key), value, strlen(value)};
 }
 
-/* The ring of packet ids waiting for the log: grows by doubling up to the in-flight cap. */
-static int ring_push(struct mqtt_conn *c, uint16_t pid)
+/* The ring of PUBACKs owed, in PUBLISH order; grows by doubling. */
+static int ring_push(struct mqtt_conn *c, uint32_t entry)
 {
-    if (c->inflight == c->ring_cap) {
+    if (c->ring_count == c->ring_cap) {
         unsigned cap = c->ring_cap ? c->ring_cap * 2 : 16;
-        uint16_t *ring = malloc(cap * sizeof(*ring));
+        uint32_t *ring = malloc(cap * sizeof(*ring));
         if (!ring)
             return -1;
-        for (unsigned i = 0; i < c->inflight; i++)
+        for (unsigned i = 0; i < c->ring_count; i++)
             ring[i] = c->pid_ring[(c->ring_head + i) & (c->ring_cap - 1)];
         free(c->pid_ring);
         c->pid_ring = ring;
         c->ring_cap = cap;
         c->ring_head = 0;
     }
-    c->pid_ring[(c->ring_head + c->inflight) & (c->ring_cap - 1)] = pid;
-    c->inflight++;
+    c->pid_ring[(c->ring_head + c->ring_count) & (c->ring_cap - 1)] = entry;
+    c->ring_count++;
     return 0;
 }
 
-static uint16_t ring_pop(struct mqtt_conn *c)
+static uint32_t ring_pop(struct mqtt_conn *c)
 {
-    uint16_t pid = c->pid_ring[c->ring_head];
+    uint32_t entry = c->pid_ring[c->ring_head];
     c->ring_head = (c->ring_head + 1) & (c->ring_cap - 1);
-    c->inflight--;
-    return pid;
+    c->ring_count--;
+    return entry;
+}
+
+static void send_puback(struct mqtt_conn *c, uint16_t pid)
+{
+    uint8_t ack[4];
+    mqtt_conn_send(c, ack, mqtt_encode_ack(ack, sizeof(ack), MQTT_PUBACK, pid));
+}
+
+/* PUBACKs that waited only for the ones before them. */
+static void send_ready(struct mqtt_conn *c)
+{
+    while (c->ring_count && (c->pid_ring[c->ring_head] & MQTT_RING_READY)) {
+        uint16_t pid = (uint16_t)ring_pop(c);
+        if (c->state == CONN_ACTIVE)
+            send_puback(c, pid);
+    }
 }
 
 /* On the owning thread: the log's verdict on the oldest in-flight QoS 1 message. */
@@ -75,11 +91,12 @@ static void appended_mail(void *obj, uint64_t arg1, int64_t arg2)
     struct mqtt_conn *c = obj;
     int status = (int)(int64_t)arg1;
     if (c->inflight) {
-        uint16_t pid = ring_pop(c);
+        c->inflight--;
+        uint16_t pid = (uint16_t)ring_pop(c);
         if (c->state == CONN_ACTIVE) {
             if (status == EVENTLOG_OK) {
-                uint8_t ack[4];
-                mqtt_conn_send(c, ack, mqtt_encode_ack(ack, sizeof(ack), MQTT_PUBACK, pid));
+                send_puback(c, pid);
+                send_ready(c);
             } else {
                 /* MQTT 3.1.1 has no negative PUBACK: closing makes the device resend. */
                 log_warn("telemetry not stored, closing so that the device resends",
@@ -165,11 +182,13 @@ static int store_telemetry(struct mqtt_conn *c, const struct mqtt_publish *p, co
         mqtt_conn_close(c, "out of memory");
         return -1;
     }
+    c->inflight++;
     mqtt_conn_ref(c); /* dropped by appended_mail */
     int rc = eventlog_append(hub->eventlog, c->partition, &msg, on_appended, c);
     if (rc != EVENTLOG_OK) {
         /* Undo the push: it is the newest entry. */
         c->inflight--;
+        c->ring_count--;
         mqtt_conn_unref(c);
         char why[160];
         snprintf(why, sizeof(why), "the event log refused a message: %s", eventlog_strerror(rc));
@@ -193,10 +212,15 @@ int mqtt_handle_publish(struct mqtt_conn *c, const struct mqtt_publish *p)
         return store_telemetry(c, p, bag, bag_len);
     case PUBLISH_TWIN:
     case PUBLISH_METHOD_RESPONSE:
-        /* Served by the twin and methods issues; acknowledged so the device goes on. */
+        /* Served by the twin and methods issues; acknowledged so the device goes on, after
+         * the telemetry PUBACKs still owed (PUBACKs keep PUBLISH order). */
         if (p->qos == 1) {
-            uint8_t ack[4];
-            mqtt_conn_send(c, ack, mqtt_encode_ack(ack, sizeof(ack), MQTT_PUBACK, p->packet_id));
+            if (c->ring_count == 0) {
+                send_puback(c, p->packet_id);
+            } else if (ring_push(c, MQTT_RING_READY | p->packet_id) != 0) {
+                mqtt_conn_close(c, "out of memory");
+                return -1;
+            }
         }
         return 0;
     default:
