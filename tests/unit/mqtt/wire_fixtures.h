@@ -1,5 +1,5 @@
 /* Packets recorded from the real Node.js device SDK (azure-iot-device-mqtt 1.16.4, mqtt.js
- * 4.3.8), as hex, copied from /work/shared/fixtures/wire/mqtt-*.jsonl (see the README and
+ * 4.3.8), as hex, copied from ../shared/fixtures/wire/mqtt-*.jsonl (see the README and
  * the .txt files there for the decoded view). "C>S" = sent by the real client; "S>C" =
  * forged by the capture tool. */
 #ifndef TESTS_UNIT_MQTT_WIRE_FIXTURES_H
