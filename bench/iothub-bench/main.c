@@ -29,6 +29,8 @@ static int make_workers(struct bench *b)
     b->workers = calloc((size_t)t, sizeof(*b->workers));
     if (!b->workers)
         return -1;
+    for (int i = 0; i < t; i++)
+        b->workers[i].epfd = -1;
     for (int i = 0; i < t; i++) {
         struct worker *w = &b->workers[i];
         w->b = b;
@@ -173,6 +175,18 @@ static int run(struct bench *b)
     return ok ? 0 : 3;
 }
 
+static void bench_free(struct bench *b)
+{
+    for (int i = 0; b->workers && i < b->o->threads; i++) {
+        if (b->workers[i].epfd >= 0)
+            close(b->workers[i].epfd);
+        free(b->workers[i].conns);
+    }
+    free(b->workers);
+    free(b->payload);
+    SSL_CTX_free(b->ssl_ctx);
+}
+
 int main(int argc, char **argv)
 {
     struct bench_opts o;
@@ -181,8 +195,10 @@ int main(int argc, char **argv)
         return rc > 0 ? 0 : 2;
     signal(SIGPIPE, SIG_IGN);
     struct device_set devs;
-    if (devices_load(&o, &devs) != 0)
+    if (devices_load(&o, &devs) != 0) {
+        devices_free(&devs);
         return 1;
+    }
     if (o.create_only) {
         printf("{\"devices\": %zu}\n", devs.n);
         devices_free(&devs);
@@ -192,8 +208,8 @@ int main(int argc, char **argv)
     static struct bench b; /* large (per-thread histograms live in the workers) */
     b.o = &o;
     b.devs = &devs;
-    if (setup_target(&b) != 0 || setup_tls(&b) != 0 || setup_payload(&b) != 0)
-        return 1;
-    rc = run(&b);
+    rc = setup_target(&b) != 0 || setup_tls(&b) != 0 || setup_payload(&b) != 0 ? -1 : run(&b);
+    bench_free(&b);
+    devices_free(&devs);
     return rc < 0 ? 1 : rc;
 }
