@@ -108,7 +108,6 @@ class OwnClientToConsumers(HubTestCase):
             self.assertEqual(json.loads(e["body"]), monitored[i]["body"])
             self.assertEqual(e["partitionId"], monitored[i]["partition"])
             self.assertEqual(e["sequenceNumber"], monitored[i]["sequenceNumber"])
-        self.assertEqual(len({e["body"] for e in events}), COUNT, "six distinct readings")
 
 
 if __name__ == "__main__":
