@@ -68,6 +68,9 @@ int cmd_statistics(struct cli *cli, int argc, char **argv);
 int cmd_consumer_group(struct cli *cli, int argc, char **argv);
 int cmd_hub(struct cli *cli, int argc, char **argv);
 int cmd_monitor_events(struct cli *cli, int argc, char **argv);
+int cmd_c2d(struct cli *cli, int argc, char **argv);    /* cmd_c2d.c */
+int cmd_method(struct cli *cli, int argc, char **argv); /* cmd_method.c */
+int cmd_twin(struct cli *cli, int argc, char **argv);   /* cmd_twin.c */
 
 /* The Event Hubs-compatible endpoint (cmd_hub.c). */
 #define CLI_HOST_MAX        256

@@ -29,6 +29,9 @@ static const struct cli_command commands[] = {
     {"hub", "print the hub's connection strings (--eventhub: Event Hubs-compatible)", cmd_hub},
     {"monitor-events", "watch device-to-cloud messages (AMQP, Event Hubs-compatible endpoint)",
      cmd_monitor_events},
+    {"c2d", "send cloud-to-device messages and read their feedback", cmd_c2d},
+    {"method", "invoke a direct method on a device", cmd_method},
+    {"twin", "show or update a device twin", cmd_twin},
     {"help", "show help for a command", cmd_help},
     {NULL, NULL, NULL},
 };

@@ -55,6 +55,8 @@ static void finalize(struct mqtt_conn *c)
         c->timer = NULL;
     }
     struct mqtt_thread *mt = c->mt;
+    mqtt_c2d_release(c);
+    mqtt_methods_release(c);
     if (c->registered) {
         struct hub *hub = mt->ep->hub;
         /* A connection replaced by a newer one of the same device leaves the device's
@@ -200,7 +202,7 @@ static int dispatch(struct mqtt_conn *c, const struct mqtt_packet *pkt)
         mqtt_conn_send(c, out, mqtt_encode_empty(out, sizeof(out), MQTT_PINGRESP));
         return 0;
     case MQTT_PUBACK:
-        return 0; /* acknowledgements of cloud-to-device messages: the C2D issue */
+        return mqtt_handle_puback(c, pkt->u.packet_id);
     case MQTT_DISCONNECT:
         mqtt_conn_close(c, "the device disconnected");
         return -1;

@@ -22,6 +22,8 @@
 struct bufferevent;
 struct event;
 struct mqtt_thread;
+struct mqtt_c2d;
+struct mqtt_methods;
 
 enum mqtt_conn_state { CONN_AWAIT_CONNECT = 0, CONN_ACTIVE = 1, CONN_CLOSED = 2 };
 
@@ -56,6 +58,10 @@ struct mqtt_conn {
     uint32_t *pid_ring;
     unsigned ring_cap, ring_head, ring_count; /* ring_cap is a power of two */
     struct mqtt_conn *prev, *next;            /* the thread's list */
+    /* Per-feature state, NULL until the feature is used; each is owned and freed by its
+     * handle_*.c file (released when the connection closes). */
+    struct mqtt_c2d *c2d;         /* handle_c2d.c: deliveries waiting for PUBACK */
+    struct mqtt_methods *methods; /* handle_method.c: method requests sent to the device */
 };
 
 void mqtt_conn_ref(struct mqtt_conn *c);
@@ -84,5 +90,25 @@ int mqtt_handle_unsubscribe(struct mqtt_conn *c, const struct mqtt_list *p);
 
 /* Pauses or resumes reading as the in-flight count crosses its bounds. */
 void mqtt_conn_update_flow(struct mqtt_conn *c);
+
+/* PUBACK for a device PUBLISH that needs no log write (twin requests, method responses):
+ * sent now when nothing is owed before it, else queued behind the telemetry PUBACKs still
+ * owed, so that PUBACKs keep PUBLISH order (handle_publish.c). Returns 0, or -1 after
+ * closing the connection. */
+int mqtt_conn_ack_in_order(struct mqtt_conn *c, uint16_t packet_id);
+
+/* $iothub/twin/... publishes from the device (handle_twin.c). */
+int mqtt_handle_twin(struct mqtt_conn *c, const struct mqtt_publish *p);
+/* $iothub/methods/res/{status}/?$rid= publishes from the device (handle_method.c). */
+int mqtt_handle_method_response(struct mqtt_conn *c, const struct mqtt_publish *p);
+/* A PUBACK from the device: settles a cloud-to-device delivery (handle_c2d.c). */
+int mqtt_handle_puback(struct mqtt_conn *c, uint16_t packet_id);
+/* The connection became ACTIVE or took the C2D subscription: start delivering queued
+ * cloud-to-device messages when the device is subscribed (handle_c2d.c). */
+void mqtt_c2d_resume(struct mqtt_conn *c);
+/* The connection is closing: unsettled deliveries go back to the queue (handle_c2d.c),
+ * pending method requests are failed (handle_method.c). Free c->c2d / c->methods. */
+void mqtt_c2d_release(struct mqtt_conn *c);
+void mqtt_methods_release(struct mqtt_conn *c);
 
 #endif

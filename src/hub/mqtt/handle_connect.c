@@ -103,6 +103,7 @@ int mqtt_handle_connect(struct mqtt_conn *c, const struct mqtt_connect *p)
     mqtt_conn_send(c, ack,
                    mqtt_encode_connack(ack, sizeof(ack), session_present, MQTT_CONNACK_ACCEPTED));
     mqtt_conn_schedule_timer(c);
+    mqtt_c2d_resume(c);
     log_info("mqtt device connected",
              "device=%s peer=%s tls=%s clean_session=%d keepalive_s=%d session_present=%d",
              c->id.device_id, c->peer, c->tls ? "yes" : "no", c->clean_session, p->keepalive,

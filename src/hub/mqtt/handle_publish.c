@@ -199,6 +199,17 @@ static int store_telemetry(struct mqtt_conn *c, const struct mqtt_publish *p, co
     return 0;
 }
 
+int mqtt_conn_ack_in_order(struct mqtt_conn *c, uint16_t packet_id)
+{
+    if (c->ring_count == 0) {
+        send_puback(c, packet_id);
+    } else if (ring_push(c, MQTT_RING_READY | packet_id) != 0) {
+        mqtt_conn_close(c, "out of memory");
+        return -1;
+    }
+    return 0;
+}
+
 int mqtt_handle_publish(struct mqtt_conn *c, const struct mqtt_publish *p)
 {
     if (p->qos > 1) {
@@ -211,18 +222,9 @@ int mqtt_handle_publish(struct mqtt_conn *c, const struct mqtt_publish *p)
     case PUBLISH_TELEMETRY:
         return store_telemetry(c, p, bag, bag_len);
     case PUBLISH_TWIN:
+        return mqtt_handle_twin(c, p);
     case PUBLISH_METHOD_RESPONSE:
-        /* Served by the twin and methods issues; acknowledged so the device goes on, after
-         * the telemetry PUBACKs still owed (PUBACKs keep PUBLISH order). */
-        if (p->qos == 1) {
-            if (c->ring_count == 0) {
-                send_puback(c, p->packet_id);
-            } else if (ring_push(c, MQTT_RING_READY | p->packet_id) != 0) {
-                mqtt_conn_close(c, "out of memory");
-                return -1;
-            }
-        }
-        return 0;
+        return mqtt_handle_method_response(c, p);
     default:
         log_warn("mqtt publish to a forbidden topic", "device=%s topic=\"%.*s\"", c->id.device_id,
                  (int)(p->topic.len > 200 ? 200 : p->topic.len), p->topic.ptr);

@@ -46,6 +46,8 @@ int mqtt_handle_subscribe(struct mqtt_conn *c, const struct mqtt_list *p)
     uint8_t out[4 + 2 + SUBACK_MAX_ENTRIES];
     mqtt_conn_send(c, out, mqtt_encode_suback(out, sizeof(out), p->packet_id, codes, n));
     store_session(c, before);
+    if ((c->subscriptions & SUB_C2D) && !(before & SUB_C2D))
+        mqtt_c2d_resume(c);
     return 0;
 }
 

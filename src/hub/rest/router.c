@@ -32,6 +32,11 @@ static const struct route routes[] = {
     {EVHTTP_REQ_PUT, {"devices", "*"}, RIGHT_REGISTRY_WRITE, rest_device_put},
     {EVHTTP_REQ_DELETE, {"devices", "*"}, RIGHT_REGISTRY_WRITE, rest_device_delete},
     {EVHTTP_REQ_GET, {"statistics", "devices"}, RIGHT_REGISTRY_READ, rest_statistics_devices},
+    /* Device twins (twins.c) and direct methods (methods.c). */
+    {EVHTTP_REQ_GET, {"twins", "*"}, RIGHT_REGISTRY_READ, rest_twin_get},
+    {EVHTTP_REQ_PATCH, {"twins", "*"}, RIGHT_REGISTRY_WRITE, rest_twin_patch},
+    {EVHTTP_REQ_PUT, {"twins", "*"}, RIGHT_REGISTRY_WRITE, rest_twin_put},
+    {EVHTTP_REQ_POST, {"twins", "*", "methods"}, RIGHT_SERVICE_CONNECT, rest_method_invoke},
     {EVHTTP_REQ_GET,
      {"eventhub", "consumergroups"},
      RIGHT_REGISTRY_READ,

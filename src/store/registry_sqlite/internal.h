@@ -80,6 +80,8 @@ enum rs_stmt {
     RS_CONSUMER_GROUP_INSERT,
     RS_CONSUMER_GROUP_DELETE,
     RS_CONSUMER_GROUP_ALL,
+    /* twins (twin_store.c) */
+    /* cloud-to-device (c2d_store.c) */
     RS_STMT_COUNT
 };
 
@@ -114,6 +116,9 @@ struct rs_migration {
     const char *sql;
 };
 extern const struct rs_migration rs_migrations[];
+/* The SQL of migrations 4 and 5 sits beside the code that uses it. */
+extern const char rs_migration_twins[];
+extern const char rs_migration_c2d[];
 extern const size_t rs_migration_count;
 /* Applies the missing migrations, each in its own transaction. 0, or -1 with err set. */
 int rs_migrate(sqlite3 *db, const char *path, char *err, size_t errlen);

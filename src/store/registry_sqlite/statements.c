@@ -49,6 +49,8 @@ static const char *const stmt_sql[RS_STMT_COUNT] = {
     [RS_CONSUMER_GROUP_INSERT] = "INSERT INTO consumer_groups (name, created_ms) VALUES (?1, ?2)",
     [RS_CONSUMER_GROUP_DELETE] = "DELETE FROM consumer_groups WHERE name = ?1",
     [RS_CONSUMER_GROUP_ALL] = "SELECT name FROM consumer_groups ORDER BY name",
+    /* twins (twin_store.c) */
+    /* cloud-to-device (c2d_store.c) */
 };
 
 sqlite3_stmt *rs_stmt(struct registry *reg, enum rs_stmt id)
