@@ -6,6 +6,8 @@
 #   make build   release-ish build into build/ (build/iothubd, build/iothub)
 #   make run     deps + build, then start iothubd with embedded storage in ./iothubd-data
 #   make test    deps + sanitizer build (ASan+UBSan) in build-asan/, then every test (ctest)
+#                then the short torture suite (tests/torture/run.py --profile short)
+#   make torture the full torture suite: SIGKILL cycles, full disk, floods, throttling
 #   make fuzz    clang libFuzzer build in build-fuzz/; runs each target FUZZ_SECONDS
 #   make bench   benchmark scripts in bench/ (figures go to docs/benchmarks.md)
 #   make python  the Python modules iothub_client, iothub_service_client into build/python/
@@ -19,7 +21,7 @@ JOBS ?= $(shell nproc)
 FUZZ_SECONDS ?= 60
 RUN_ARGS ?=
 
-.PHONY: all deps deps-apt deps-npm build build-asan run test fuzz fuzz-build fuzz-smoke bench python format \
+.PHONY: all deps deps-apt deps-npm build build-asan run test torture fuzz fuzz-build fuzz-smoke bench python format \
 	format-check install clean
 
 all: build
@@ -55,6 +57,12 @@ run: build
 
 test: deps build build-asan fuzz-smoke
 	ctest --test-dir build-asan --output-on-failure -j $(JOBS)
+	python3 tests/torture/run.py --profile short
+
+# The torture suite in full (docs/testing.md): 30 SIGKILL cycles, a full disk, a
+# 10,000-connection flood, throttling. Ends with "torture: N passed, N failed".
+torture: deps build build-asan
+	python3 tests/torture/run.py --profile full
 
 fuzz-build: deps-apt
 	CC=clang cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=Debug -DIOTHUB_FUZZ=ON \

@@ -53,6 +53,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "amqp_client.h"
 #include "cli.h"
 #include "common/base64.h"
 #include "common/isotime.h"
@@ -144,18 +145,6 @@ static void monitor_fail(struct monitor *m, int rc, const char *fmt, ...)
         fputc('\n', stderr);
     }
     monitor_stop(m);
-}
-
-/* A condition's name and description, with control characters replaced, for messages. */
-static void condition_text(pn_condition_t *c, char *out, size_t cap)
-{
-    const char *name = c ? pn_condition_get_name(c) : NULL;
-    const char *desc = c ? pn_condition_get_description(c) : NULL;
-    snprintf(out, cap, "%s%s%s", name ? name : "no condition", desc && desc[0] ? ": " : "",
-             desc ? desc : "");
-    for (char *p = out; *p; p++)
-        if ((unsigned char)*p < 0x20 || *p == 0x7f)
-            *p = ' ';
 }
 
 static int exit_for_condition(const char *name)
@@ -323,7 +312,8 @@ static json_t *compound_to_json(pn_data_t *d, int depth)
             if (json_is_string(k))
                 str_copy(key, sizeof(key), json_string_value(k));
             else {
-                char *text = k ? json_dumps(k, JSON_ENCODE_ANY | JSON_COMPACT) : NULL;
+                char *text =
+                    k ? json_dumps(k, JSON_ENCODE_ANY | JSON_COMPACT | CLI_JSON_REAL) : NULL;
                 str_copy(key, sizeof(key), text ? text : "?");
                 free(text);
             }
@@ -706,7 +696,7 @@ static void print_props_human(const char *title, json_t *obj)
         if (json_is_string(v)) {
             printf("    %s: %s\n", k, json_string_value(v));
         } else {
-            char *text = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
+            char *text = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT | CLI_JSON_REAL);
             printf("    %s: %s\n", k, text ? text : "?");
             free(text);
         }
@@ -857,7 +847,7 @@ static bool print_event(struct monitor *m, const struct partition *part, pn_mess
                 json_object_set(o, "annotations", annotations ? annotations : json_object());
             }
         }
-        char *line = o ? json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+        char *line = o ? json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER | CLI_JSON_REAL) : NULL;
         if (line)
             printf("%s\n", line);
         else
@@ -1032,7 +1022,7 @@ static void on_link_remote_close(struct monitor *m, pn_link_t *l)
     if (!m->closing) {
         char why[512];
         pn_condition_t *c = pn_link_remote_condition(l);
-        condition_text(c, why, sizeof(why));
+        amqp_condition_describe(c, why, sizeof(why));
         struct partition *p = partition_of(m, l);
         const char *name = pn_condition_get_name(c);
         if (p && name && strcmp(name, "amqp:not-found") == 0)
@@ -1074,7 +1064,8 @@ static void handle(struct monitor *m, pn_event_t *e)
         break;
     case PN_SESSION_REMOTE_CLOSE:
         if (!m->closing) {
-            condition_text(pn_session_remote_condition(pn_event_session(e)), why, sizeof(why));
+            amqp_condition_describe(pn_session_remote_condition(pn_event_session(e)), why,
+                                    sizeof(why));
             monitor_fail(m, CLI_EXIT_ERROR, "the hub ended a session (%s)", why);
         }
         close_session(pn_event_session(e));
@@ -1082,7 +1073,7 @@ static void handle(struct monitor *m, pn_event_t *e)
     case PN_CONNECTION_REMOTE_CLOSE:
         if (!m->closing) {
             pn_condition_t *c = pn_connection_remote_condition(pn_event_connection(e));
-            condition_text(c, why, sizeof(why));
+            amqp_condition_describe(c, why, sizeof(why));
             monitor_fail(m, exit_for_condition(pn_condition_get_name(c)),
                          "the hub closed the connection (%s)", why);
         }
@@ -1096,7 +1087,7 @@ static void handle(struct monitor *m, pn_event_t *e)
         pn_condition_t *c = pn_transport_condition(pn_event_transport(e));
         if (pn_condition_is_set(c) && !m->closing) {
             const char *name = pn_condition_get_name(c);
-            condition_text(c, why, sizeof(why));
+            amqp_condition_describe(c, why, sizeof(why));
             if (name && strcmp(name, "amqp:unauthorized-access") == 0)
                 monitor_fail(m, CLI_EXIT_UNAUTHORIZED, "the hub refused the SASL handshake (%s)",
                              why);
@@ -1228,25 +1219,6 @@ static void signal_watch_stop(struct signal_watch *w)
 /* ---------------------------------------------------------------------------------------
  * The command */
 
-static int setup_tls(struct monitor *m, const char *cafile)
-{
-    m->ssl = pn_ssl_domain(PN_SSL_MODE_CLIENT);
-    if (!m->ssl) {
-        fprintf(stderr, "error: Proton was built without TLS support\n");
-        return CLI_EXIT_ERROR;
-    }
-    const char *trust = cafile ? cafile : X509_get_default_cert_file();
-    if (pn_ssl_domain_set_trusted_ca_db(m->ssl, trust) != 0) {
-        fprintf(stderr, "error: cannot load the CA file '%s'\n", trust);
-        return cafile ? CLI_EXIT_USAGE : CLI_EXIT_ERROR;
-    }
-    if (pn_ssl_domain_set_peer_authentication(m->ssl, PN_SSL_VERIFY_PEER_NAME, NULL) != 0) {
-        fprintf(stderr, "error: cannot enable TLS peer verification\n");
-        return CLI_EXIT_ERROR;
-    }
-    return CLI_EXIT_OK;
-}
-
 static int parse_from_time(const struct opt_cmd *cmd, const char *s, int64_t *ms)
 {
     char *end = NULL;
@@ -1266,7 +1238,7 @@ static int parse_from_time(const struct opt_cmd *cmd, const char *s, int64_t *ms
 
 static int run_monitor(struct monitor *m, const char *cafile, long amqp_port)
 {
-    int rc = setup_tls(m, cafile);
+    int rc = amqp_tls_domain(cafile, &m->ssl);
     if (rc != CLI_EXIT_OK)
         return rc;
     char port[16];

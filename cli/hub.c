@@ -16,6 +16,7 @@
 #include "common/sas.h"
 #include "common/urlcode.h"
 #include "http.h"
+#include "output.h"
 
 #define HUB_TOKEN_LIFETIME 3600 /* seconds; a fresh token is made for every request */
 #define HUB_TEXT_MAX       512  /* longest error text shown */
@@ -311,7 +312,7 @@ int hub_call(struct hub *h, const char *method, const char *path, const json_t *
     snprintf(url, url_cap, "%s%s%capi-version=%s", h->base_url, path, strchr(path, '?') ? '&' : '?',
              HUB_API_VERSION);
     if (body) {
-        payload = json_dumps(body, JSON_COMPACT);
+        payload = json_dumps(body, JSON_COMPACT | CLI_JSON_REAL);
         if (!payload)
             goto out_oom;
     }

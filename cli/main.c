@@ -45,9 +45,11 @@ static const struct {
     {CLI_EXIT_USAGE, "usage error: bad options or arguments, bad connection string"},
     {CLI_EXIT_UNAUTHORIZED, "unauthorized (HTTP 401)"},
     {CLI_EXIT_NOT_FOUND, "not found (HTTP 404)"},
-    {CLI_EXIT_CONFLICT, "conflict or failed precondition (HTTP 409, 412)"},
+    {CLI_EXIT_CONFLICT, "conflict, failed precondition or full C2D queue (HTTP 409, 412; AMQP "
+                        "resource-limit-exceeded)"},
     {CLI_EXIT_UNREACHABLE, "cannot reach the hub (connect, TLS or timeout error)"},
-    {CLI_EXIT_BAD_REQUEST, "bad request (HTTP 400, 413)"},
+    {CLI_EXIT_BAD_REQUEST, "bad request or too large (HTTP 400, 413; AMQP message-size-exceeded, "
+                           "argument-error)"},
 };
 
 void cli_commands_help(FILE *out, const char *title, const struct cli_command *table)

@@ -16,7 +16,8 @@ struct table {
 
 int output_json(FILE *out, const json_t *v)
 {
-    if (json_dumpf(v, out, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_ENCODE_ANY) != 0)
+    if (json_dumpf(v, out,
+                   JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_ENCODE_ANY | CLI_JSON_REAL) != 0)
         return -1;
     return fputc('\n', out) == EOF ? -1 : 0;
 }

@@ -7,6 +7,11 @@
 #include <stddef.h>
 #include <stdio.h>
 
+/* Added to every json_dump of the CLI: jansson prints reals with 17 significant digits by
+ * default, which turns a device's 12.34 into 12.339999999999998; 15 digits print every
+ * decimal of up to 15 significant digits as it was written. */
+#define CLI_JSON_REAL JSON_REAL_PRECISION(15)
+
 /* Pretty-prints v (two-space indent, members in the hub's order) and a newline. Returns 0
  * or -1. */
 int output_json(FILE *out, const json_t *v);

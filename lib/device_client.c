@@ -1,8 +1,12 @@
 /* The threaded device client: one worker thread per client runs the do-work engine.
  *
- * The engine's callbacks are trampolines that only record events (no allocation: each
- * send owns its event node); the worker runs the user's callbacks afterwards with the lock
- * released, in order, one at a time. */
+ * The engine's confirmation, reported-state and status callbacks are trampolines that only
+ * record events (no allocation: each request owns its event node); the worker runs the
+ * user's callbacks afterwards with the lock released, in order, one at a time. The C2D,
+ * method and twin callbacks answer the engine (a disposition, a response) or lend it data,
+ * so their trampolines first run the events recorded before them, then call the user's
+ * callback directly with the lock released: to the engine that is the same as a callback
+ * that calls other ll functions, which the ll rules allow. */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -16,12 +20,15 @@
 
 #define STATUS_RING 16
 
+/* A telemetry confirmation or a reported-state answer waiting to be dispatched. */
 struct send_event {
     struct send_event *next;
     iothub_device_client_t *client;
-    iothub_send_confirmation_cb cb;
+    iothub_send_confirmation_cb cb;       /* telemetry, or */
+    iothub_reported_state_cb reported_cb; /* reported state (then cb is NULL) */
     void *ctx;
     iothub_confirmation_result_t result;
+    int status_code;
 };
 
 struct status_event {
@@ -44,6 +51,12 @@ struct iothub_device_client_s {
 
     iothub_connection_status_cb status_cb;
     void *status_ctx;
+    iothub_c2d_message_cb c2d_cb;
+    void *c2d_ctx;
+    iothub_device_method_cb method_cb;
+    void *method_ctx;
+    iothub_twin_cb twin_cb;
+    void *twin_ctx;
 };
 
 static void wake_worker(iothub_device_client_t *c)
@@ -53,17 +66,29 @@ static void wake_worker(iothub_device_client_t *c)
     (void)n; /* a full pipe already means "wake up" */
 }
 
-static void on_send_done(iothub_confirmation_result_t result, void *ctx)
+static void record_event(struct send_event *e)
 {
-    struct send_event *e = ctx;
     iothub_device_client_t *c = e->client;
-    e->result = result;
     e->next = NULL;
     if (c->done_tail)
         c->done_tail->next = e;
     else
         c->done_head = e;
     c->done_tail = e;
+}
+
+static void on_send_done(iothub_confirmation_result_t result, void *ctx)
+{
+    struct send_event *e = ctx;
+    e->result = result;
+    record_event(e);
+}
+
+static void on_reported_done(int status_code, void *ctx)
+{
+    struct send_event *e = ctx;
+    e->status_code = status_code;
+    record_event(e);
 }
 
 static void on_status(iothub_connection_status_t status, iothub_connection_status_reason_t reason,
@@ -103,13 +128,60 @@ static void dispatch(iothub_device_client_t *c)
         c->done_head = e->next;
         if (!c->done_head)
             c->done_tail = NULL;
-        if (e->cb) {
+        if (e->cb || e->reported_cb) {
             pthread_mutex_unlock(&c->lock);
-            e->cb(e->result, e->ctx);
+            if (e->cb)
+                e->cb(e->result, e->ctx);
+            else
+                e->reported_cb(e->status_code, e->ctx);
             pthread_mutex_lock(&c->lock);
         }
         free(e);
     }
+}
+
+/* The engine's C2D, method and twin callbacks (lock held on entry and on return). */
+static iothub_disposition_t on_c2d(const iothub_message_t *msg, void *ctx)
+{
+    iothub_device_client_t *c = ctx;
+    dispatch(c);
+    iothub_c2d_message_cb cb = c->c2d_cb;
+    void *user = c->c2d_ctx;
+    if (!cb || c->stop)
+        return IOTHUB_MESSAGE_ABANDONED; /* unset or destroying: offered again later */
+    pthread_mutex_unlock(&c->lock);
+    iothub_disposition_t d = cb(msg, user);
+    pthread_mutex_lock(&c->lock);
+    return d;
+}
+
+static int on_method(const char *method_name, const uint8_t *payload, size_t size,
+                     uint8_t **response, size_t *response_size, void *ctx)
+{
+    iothub_device_client_t *c = ctx;
+    dispatch(c);
+    iothub_device_method_cb cb = c->method_cb;
+    void *user = c->method_ctx;
+    if (!cb || c->stop)
+        return 503; /* unset or destroying meanwhile */
+    pthread_mutex_unlock(&c->lock);
+    int status = cb(method_name, payload, size, response, response_size, user);
+    pthread_mutex_lock(&c->lock);
+    return status;
+}
+
+static void on_twin(iothub_twin_update_state_t state, const uint8_t *payload, size_t size,
+                    void *ctx)
+{
+    iothub_device_client_t *c = ctx;
+    dispatch(c);
+    iothub_twin_cb cb = c->twin_cb;
+    void *user = c->twin_ctx;
+    if (!cb || c->stop)
+        return;
+    pthread_mutex_unlock(&c->lock);
+    cb(state, payload, size, user);
+    pthread_mutex_lock(&c->lock);
 }
 
 static void free_client(iothub_device_client_t *c)
@@ -326,28 +398,72 @@ int iothub_device_client_set_connection_status_callback(iothub_device_client_t *
     LOCKED(c, set_status_cb_locked(c, callback, ctx));
 }
 
+static int set_c2d_locked(iothub_device_client_t *c, iothub_c2d_message_cb cb, void *ctx)
+{
+    int rc = iothub_device_client_ll_set_message_callback(c->ll, cb ? on_c2d : NULL, c);
+    if (rc == 0) {
+        c->c2d_cb = cb;
+        c->c2d_ctx = ctx;
+    }
+    return rc;
+}
+
 int iothub_device_client_set_message_callback(iothub_device_client_t *c,
                                               iothub_c2d_message_cb callback, void *ctx)
 {
-    LOCKED(c, iothub_device_client_ll_set_message_callback(c->ll, callback, ctx));
+    LOCKED(c, set_c2d_locked(c, callback, ctx));
+}
+
+static int set_method_locked(iothub_device_client_t *c, iothub_device_method_cb cb, void *ctx)
+{
+    int rc = iothub_device_client_ll_set_device_method_callback(c->ll, cb ? on_method : NULL, c);
+    if (rc == 0) {
+        c->method_cb = cb;
+        c->method_ctx = ctx;
+    }
+    return rc;
 }
 
 int iothub_device_client_set_device_method_callback(iothub_device_client_t *c,
                                                     iothub_device_method_cb callback, void *ctx)
 {
-    LOCKED(c, iothub_device_client_ll_set_device_method_callback(c->ll, callback, ctx));
+    LOCKED(c, set_method_locked(c, callback, ctx));
+}
+
+static int set_twin_locked(iothub_device_client_t *c, iothub_twin_cb cb, void *ctx)
+{
+    int rc = iothub_device_client_ll_set_device_twin_callback(c->ll, cb ? on_twin : NULL, c);
+    if (rc == 0) {
+        c->twin_cb = cb;
+        c->twin_ctx = ctx;
+    }
+    return rc;
 }
 
 int iothub_device_client_set_device_twin_callback(iothub_device_client_t *c,
                                                   iothub_twin_cb callback, void *ctx)
 {
-    LOCKED(c, iothub_device_client_ll_set_device_twin_callback(c->ll, callback, ctx));
+    LOCKED(c, set_twin_locked(c, callback, ctx));
+}
+
+static int reported_locked(iothub_device_client_t *c, const uint8_t *state, size_t size,
+                           iothub_reported_state_cb cb, void *ctx)
+{
+    struct send_event *e = calloc(1, sizeof(*e));
+    if (!e)
+        return IOTHUB_ENOMEM;
+    e->client = c;
+    e->reported_cb = cb;
+    e->ctx = ctx;
+    int rc = iothub_device_client_ll_send_reported_state(c->ll, state, size, on_reported_done, e);
+    if (rc)
+        free(e);
+    return rc;
 }
 
 int iothub_device_client_send_reported_state(iothub_device_client_t *c,
                                              const uint8_t *reported_state, size_t size,
                                              iothub_reported_state_cb callback, void *ctx)
 {
-    LOCKED(c,
-           iothub_device_client_ll_send_reported_state(c->ll, reported_state, size, callback, ctx));
+    LOCKED(c, reported_locked(c, reported_state, size, callback, ctx));
 }

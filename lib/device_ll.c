@@ -1,6 +1,7 @@
 /* The device client engine (do-work mode): MQTT 3.1.1 over TLS, QoS 1 telemetry with
  * at-least-once resend across reconnects, SAS renewal and retry policies. Everything runs
- * inside iothub_device_client_ll_do_work(); see iothub_device_client.h for the rules. */
+ * inside iothub_device_client_ll_do_work(); see iothub_device_client.h for the rules.
+ * What the hub sends the device (C2D, methods, twin) is device_inbound.c's. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,10 +10,8 @@
 #include <openssl/crypto.h>
 
 #include "common/sas.h"
-#include "conn.h"
-#include "internal.h"
+#include "device_ll.h"
 #include "mqtt/frame.h"
-#include "mqtt/mqtt.h"
 
 #define MQTT_PORT          8883
 #define API_VERSION        "2021-04-12"
@@ -24,53 +23,6 @@
 #define PING_TIMEOUT_MS    30000
 #define DRAIN_TIMEOUT_MS   10000
 #define READ_CHUNK         16384
-
-enum ll_state {
-    ST_IDLE,         /* not connected, nothing to do (or given up) */
-    ST_WAIT_RETRY,   /* not connected, next attempt at next_attempt_ms */
-    ST_CONNECTING,   /* TCP / TLS in progress */
-    ST_WAIT_CONNACK, /* CONNECT sent */
-    ST_CONNECTED,
-    ST_DRAINING, /* token renewal: waiting for in-flight PUBACKs before reconnecting */
-};
-
-struct pending {
-    struct pending *next;
-    char *topic;
-    uint8_t *payload;
-    size_t payload_len;
-    iothub_send_confirmation_cb cb;
-    void *ctx;
-    int64_t enqueued_ms;
-    uint16_t packet_id; /* non-zero while in flight on the current connection */
-    bool ever_sent;
-};
-
-struct iothub_device_client_ll_s {
-    struct iotlib_device_auth auth;
-    struct iotlib_options opts;
-    enum ll_state st;
-    struct iotlib_conn conn;
-
-    struct pending *head, *tail;
-    size_t npending, ninflight;
-    uint16_t next_packet_id;
-
-    uint8_t *out;
-    size_t out_len, out_cap;
-    uint8_t *in;
-    size_t in_len, in_cap;
-
-    int64_t last_tx_ms, ping_sent_ms, connect_deadline_ms, renew_at_ms, drain_deadline_ms;
-    bool ping_outstanding;
-    unsigned attempt;
-    int64_t retry_start_ms, next_attempt_ms;
-
-    iothub_connection_status_cb status_cb;
-    void *status_ctx;
-    bool status_known;
-    iothub_connection_status_t status;
-};
 
 /* ---- helpers --------------------------------------------------------------------------- */
 
@@ -147,7 +99,7 @@ static bool pred_expired(const iothub_device_client_ll_t *c, const struct pendin
            now - p->enqueued_ms >= (int64_t)c->opts.message_timeout_ms;
 }
 
-static int out_reserve(iothub_device_client_ll_t *c, size_t extra)
+int iotlib_ll_out_reserve(iothub_device_client_ll_t *c, size_t extra)
 {
     if (c->out_len + extra <= c->out_cap)
         return 0;
@@ -159,6 +111,24 @@ static int out_reserve(iothub_device_client_ll_t *c, size_t extra)
         return IOTHUB_ENOMEM;
     c->out = n;
     c->out_cap = ncap;
+    return 0;
+}
+
+uint16_t iotlib_ll_packet_id(iothub_device_client_ll_t *c)
+{
+    uint16_t id = c->next_packet_id;
+    c->next_packet_id = (uint16_t)(id == 65535 ? 1 : id + 1);
+    return id;
+}
+
+int iotlib_ll_queue_publish(iothub_device_client_ll_t *c, const struct mqtt_publish *p)
+{
+    if (iotlib_ll_out_reserve(c, 16 + p->topic.len + p->payload_len) != 0)
+        return IOTHUB_ENOMEM;
+    size_t w = mqtt_encode_publish(c->out + c->out_len, c->out_cap - c->out_len, p);
+    if (w == 0)
+        return IOTHUB_EINVAL;
+    c->out_len += w;
     return 0;
 }
 
@@ -175,6 +145,7 @@ static void close_connection(iothub_device_client_ll_t *c)
     for (struct pending *p = c->head; p; p = p->next)
         p->packet_id = 0;
     c->ninflight = 0;
+    iotlib_inbound_on_closed(c);
 }
 
 static void give_up(iothub_device_client_ll_t *c, iothub_connection_status_reason_t reason)
@@ -182,8 +153,10 @@ static void give_up(iothub_device_client_ll_t *c, iothub_connection_status_reaso
     c->st = ST_IDLE;
     c->attempt = 0;
     c->retry_start_ms = 0;
+    c->gave_up = true;
     set_status(c, IOTHUB_CONNECTION_UNAUTHENTICATED, reason);
     confirm_matching(c, pred_all, 0, IOTHUB_CONFIRMATION_ERROR);
+    iotlib_inbound_fail_all(c, IOTLIB_STATUS_FAILURE);
 }
 
 /* The connection failed or was lost: schedule the next attempt under the retry policy. */
@@ -258,7 +231,7 @@ static int queue_connect(iothub_device_client_ll_t *c)
         .password = {password, password_len},
     };
     size_t need = 64 + (size_t)n + strlen(c->auth.device_id) + password_len;
-    if ((rc = out_reserve(c, need)) != 0)
+    if ((rc = iotlib_ll_out_reserve(c, need)) != 0)
         goto out_password;
     size_t w = mqtt_encode_connect(c->out + c->out_len, c->out_cap - c->out_len, &mc);
     if (w == 0) {
@@ -304,7 +277,6 @@ static void queue_publishes(iothub_device_client_ll_t *c)
         if (p->packet_id)
             continue;
         uint16_t id = c->next_packet_id;
-        c->next_packet_id = (uint16_t)(id == 65535 ? 1 : id + 1);
         struct mqtt_publish pub = {
             .dup = p->ever_sent,
             .qos = 1,
@@ -314,12 +286,13 @@ static void queue_publishes(iothub_device_client_ll_t *c)
             .payload_len = p->payload_len,
         };
         size_t need = 16 + pub.topic.len + p->payload_len;
-        if (out_reserve(c, need) != 0)
+        if (iotlib_ll_out_reserve(c, need) != 0)
             return; /* try again on the next do_work */
         size_t w = mqtt_encode_publish(c->out + c->out_len, c->out_cap - c->out_len, &pub);
         if (w == 0)
             return;
         c->out_len += w;
+        (void)iotlib_ll_packet_id(c); /* id is taken */
         p->packet_id = id;
         p->ever_sent = true;
         c->ninflight++;
@@ -331,7 +304,7 @@ static void queue_publishes(iothub_device_client_ll_t *c)
 
 static bool queue_small(iothub_device_client_ll_t *c, enum mqtt_type type)
 {
-    if (out_reserve(c, 2) != 0)
+    if (iotlib_ll_out_reserve(c, 2) != 0)
         return false;
     c->out_len += mqtt_encode_empty(c->out + c->out_len, c->out_cap - c->out_len, type);
     return true;
@@ -395,6 +368,7 @@ static int on_packet(iothub_device_client_ll_t *c, const struct mqtt_packet *pkt
             c->st = ST_CONNECTED;
             c->attempt = 0;
             c->retry_start_ms = 0;
+            iotlib_inbound_on_connected(c, iotlib_now_ms());
             set_status(c, IOTHUB_CONNECTION_AUTHENTICATED, IOTHUB_CONNECTION_OK);
             return 0;
         }
@@ -413,15 +387,13 @@ static int on_packet(iothub_device_client_ll_t *c, const struct mqtt_packet *pkt
         c->ping_outstanding = false;
         return 0;
     case MQTT_PUBLISH:
-        /* No subscriptions yet (C2D, methods and twins arrive with the hub side):
-         * acknowledge and drop. */
-        if (pkt->u.publish.qos == 1) {
-            if (out_reserve(c, 4) == 0)
-                c->out_len += mqtt_encode_ack(c->out + c->out_len, c->out_cap - c->out_len,
-                                              MQTT_PUBACK, pkt->u.publish.packet_id);
-        }
+        if (c->st != ST_CONNECTED && c->st != ST_DRAINING)
+            goto protocol_error;
+        iotlib_inbound_on_publish(c, &pkt->u.publish);
         return 0;
     case MQTT_SUBACK:
+        iotlib_inbound_on_suback(c, &pkt->u.list);
+        return 0;
     case MQTT_UNSUBACK:
         return 0;
     default:
@@ -493,14 +465,21 @@ protocol_error:
 
 /* ---- do_work ---------------------------------------------------------------------------- */
 
+/* Telemetry to send, a reported state to send, or a callback waiting for the hub. */
+static bool wants_connection(const iothub_device_client_ll_t *c)
+{
+    return c->npending > 0 || iotlib_inbound_wants_connection(c);
+}
+
 void iothub_device_client_ll_do_work(iothub_device_client_ll_t *c)
 {
     if (!c)
         return;
     int64_t now = iotlib_now_ms();
     confirm_matching(c, pred_expired, now, IOTHUB_CONFIRMATION_MESSAGE_TIMEOUT);
+    iotlib_inbound_expire(c, now);
 
-    if (c->st == ST_IDLE && c->npending > 0) {
+    if (c->st == ST_IDLE && wants_connection(c)) {
         start_attempt(c);
     } else if (c->st == ST_WAIT_RETRY && now >= c->next_attempt_ms) {
         start_attempt(c);
@@ -556,6 +535,8 @@ void iothub_device_client_ll_do_work(iothub_device_client_ll_t *c)
         return;
     }
     queue_publishes(c);
+    if (c->st == ST_CONNECTED)
+        iotlib_inbound_queue_output(c, now);
     if (c->st == ST_CONNECTED && c->opts.keepalive_s > 0) {
         if (c->ping_outstanding && now - c->ping_sent_ms >= PING_TIMEOUT_MS) {
             if (c->opts.logtrace)
@@ -598,9 +579,10 @@ int iothub_device_client_ll_get_poll(iothub_device_client_ll_t *c, int *fd, bool
     if (c->opts.message_timeout_ms > 0)
         for (struct pending *p = c->head; p; p = p->next)
             deadline = min_deadline(deadline, p->enqueued_ms + (int64_t)c->opts.message_timeout_ms);
+    deadline = min_deadline(deadline, iotlib_inbound_deadline(c));
     switch (c->st) {
     case ST_IDLE:
-        if (c->npending > 0)
+        if (wants_connection(c))
             deadline = now;
         break;
     case ST_WAIT_RETRY:
@@ -667,6 +649,8 @@ static int ll_new(iothub_device_client_ll_t **out, struct iotlib_device_auth *au
     iotlib_options_init(&c->opts);
     c->conn.fd = -1;
     c->next_packet_id = 1;
+    c->next_rid = 1;
+    c->twin_get_due_ms = -1;
     c->st = ST_IDLE;
     *out = c;
     return 0;
@@ -709,6 +693,8 @@ void iothub_device_client_ll_destroy(iothub_device_client_ll_t *c)
     }
     close_connection(c);
     confirm_matching(c, pred_all, 0, IOTHUB_CONFIRMATION_BECAUSE_DESTROY);
+    iotlib_inbound_fail_all(c, IOTLIB_STATUS_TIMEOUT);
+    iotlib_inbound_free(c);
     iotlib_options_free(&c->opts);
     iotlib_device_auth_free(&c->auth);
     free(c->out);
@@ -826,6 +812,7 @@ int iothub_device_client_ll_send_event_async(iothub_device_client_ll_t *c,
         c->head = p;
     c->tail = p;
     c->npending++;
+    c->gave_up = false;
     return 0;
 
 fail_pending:
@@ -851,39 +838,4 @@ int iothub_device_client_ll_set_connection_status_callback(iothub_device_client_
     c->status_cb = callback;
     c->status_ctx = ctx;
     return 0;
-}
-
-int iothub_device_client_ll_set_message_callback(iothub_device_client_ll_t *c,
-                                                 iothub_c2d_message_cb callback, void *ctx)
-{
-    (void)callback;
-    (void)ctx;
-    return c ? IOTHUB_ENOTSUP : IOTHUB_EINVAL;
-}
-
-int iothub_device_client_ll_set_device_method_callback(iothub_device_client_ll_t *c,
-                                                       iothub_device_method_cb callback, void *ctx)
-{
-    (void)callback;
-    (void)ctx;
-    return c ? IOTHUB_ENOTSUP : IOTHUB_EINVAL;
-}
-
-int iothub_device_client_ll_set_device_twin_callback(iothub_device_client_ll_t *c,
-                                                     iothub_twin_cb callback, void *ctx)
-{
-    (void)callback;
-    (void)ctx;
-    return c ? IOTHUB_ENOTSUP : IOTHUB_EINVAL;
-}
-
-int iothub_device_client_ll_send_reported_state(iothub_device_client_ll_t *c,
-                                                const uint8_t *reported_state, size_t size,
-                                                iothub_reported_state_cb callback, void *ctx)
-{
-    (void)reported_state;
-    (void)size;
-    (void)callback;
-    (void)ctx;
-    return c ? IOTHUB_ENOTSUP : IOTHUB_EINVAL;
 }

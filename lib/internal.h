@@ -84,6 +84,21 @@ void iotlib_device_auth_free(struct iotlib_device_auth *auth);
 /* True when key is strict base64 of 1 to 128 bytes. */
 bool iotlib_key_is_base64(const char *key);
 
+/* System properties only a received cloud-to-device message carries (getters in
+ * iothub_message.h). */
+enum iotlib_c2d_prop {
+    IOTLIB_PROP_USER_ID, /* $.uid */
+    IOTLIB_PROP_TO,      /* $.to */
+    IOTLIB_PROP_EXPIRY,  /* $.exp, ISO 8601 UTC as the hub sent it */
+    IOTLIB_PROP_ACK,     /* iothub-ack */
+    IOTLIB_PROP_COUNT,
+};
+
+/* Sets (NULL: clears) one of them, with the checks of iothub_message_set_message_id.
+ * Returns 0, IOTHUB_EINVAL, IOTHUB_ETOOBIG or IOTHUB_ENOMEM. */
+int iotlib_message_set_c2d_prop(iothub_message_t *msg, enum iotlib_c2d_prop which,
+                                const char *value);
+
 /* Process-wide init (OpenSSL, curl), idempotent and thread-safe. Returns 0 or
  * IOTHUB_ESYSTEM. */
 int iotlib_global_init_once(void);

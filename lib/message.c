@@ -22,6 +22,8 @@ struct iothub_message_s {
     char *correlation_id;
     char *content_type;
     char *content_encoding;
+    /* Set only on received cloud-to-device messages (iotlib_message_set_c2d_prop). */
+    char *c2d[IOTLIB_PROP_COUNT];
     struct prop *props;
     size_t nprops;
     size_t cap_props;
@@ -81,6 +83,8 @@ void iothub_message_destroy(iothub_message_t *msg)
     free(msg->correlation_id);
     free(msg->content_type);
     free(msg->content_encoding);
+    for (size_t i = 0; i < IOTLIB_PROP_COUNT; i++)
+        free(msg->c2d[i]);
     props_free(msg->props, msg->nprops);
     free(msg);
 }
@@ -108,6 +112,9 @@ int iothub_message_clone(iothub_message_t **out, const iothub_message_t *msg)
         dup_opt(&m->content_type, msg->content_type) ||
         dup_opt(&m->content_encoding, msg->content_encoding))
         goto fail_message;
+    for (size_t i = 0; i < IOTLIB_PROP_COUNT; i++)
+        if (dup_opt(&m->c2d[i], msg->c2d[i]))
+            goto fail_message;
     if (msg->nprops > 0) {
         m->props = calloc(msg->nprops, sizeof(*m->props));
         if (!m->props)
@@ -170,6 +177,39 @@ static int set_sysprop(iothub_message_t *msg, char **field, const char *value)
     free(*field);
     *field = copy;
     return 0;
+}
+
+int iotlib_message_set_c2d_prop(iothub_message_t *msg, enum iotlib_c2d_prop which,
+                                const char *value)
+{
+    if (!msg || (unsigned)which >= IOTLIB_PROP_COUNT)
+        return IOTHUB_EINVAL;
+    return set_sysprop(msg, &msg->c2d[which], value);
+}
+
+static const char *c2d_prop(const iothub_message_t *msg, enum iotlib_c2d_prop which)
+{
+    return msg ? msg->c2d[which] : NULL;
+}
+
+const char *iothub_message_get_user_id(const iothub_message_t *msg)
+{
+    return c2d_prop(msg, IOTLIB_PROP_USER_ID);
+}
+
+const char *iothub_message_get_to(const iothub_message_t *msg)
+{
+    return c2d_prop(msg, IOTLIB_PROP_TO);
+}
+
+const char *iothub_message_get_expiry_time_utc(const iothub_message_t *msg)
+{
+    return c2d_prop(msg, IOTLIB_PROP_EXPIRY);
+}
+
+const char *iothub_message_get_ack(const iothub_message_t *msg)
+{
+    return c2d_prop(msg, IOTLIB_PROP_ACK);
 }
 
 int iothub_message_set_message_id(iothub_message_t *msg, const char *message_id)

@@ -1176,7 +1176,7 @@ static PyObject *client_set_option(ClientObject *self, PyObject *args)
 }
 
 /* Stores callback/context in the slots and registers (or, for callback None, unregisters)
- * the C callback with setter. ENOTSUP (the hub side is not there yet) only warns. */
+ * the C callback with setter; a refusal raises IoTHubClientError. */
 static PyObject *client_set_persistent(ClientObject *self, PyObject *args, const char *func,
                                        PyObject **cb_slot, PyObject **ctx_slot,
                                        int (*register_cb)(ClientObject *, bool))
@@ -1196,13 +1196,8 @@ static PyObject *client_set_persistent(ClientObject *self, PyObject *args, const
     Py_XDECREF(old_cb);
     Py_XDECREF(old_ctx);
     int rc = register_cb(self, callback != Py_None);
-    if (rc == IOTHUB_ENOTSUP) {
-        if (PyErr_WarnFormat(PyExc_RuntimeWarning, 1, "IoTHubClient.%s: %s", func,
-                             iothub_strerror(rc)) < 0)
-            return NULL;
-    } else if (rc < 0) {
+    if (rc < 0)
         return raise_client(func, rc);
-    }
     Py_RETURN_NONE;
 }
 

@@ -45,8 +45,25 @@
  *
  * Connection: MQTT 3.1.1 over TLS to port 8883 of HostName (TLS 1.2+, the server
  * certificate is verified against "TrustedCerts" or the system store, and against
- * HostName). The client connects lazily: on the first send or do_work. SAS tokens are
- * renewed by reconnecting at 80 % of "sas_token_lifetime". */
+ * HostName). The client connects lazily: once it has something to do (a message or a
+ * reported state to send, or a message, method or twin callback set). SAS tokens are
+ * renewed by reconnecting at 80 % of "sas_token_lifetime".
+ *
+ * Cloud-to-device features (MQTT topics in docs/libiothub.md):
+ *   - message callback: C2D messages. ACCEPTED and REJECTED acknowledge the message (PUBACK;
+ *     MQTT has no reject, so the hub completes a rejected message as well), ABANDONED does
+ *     not, so the hub delivers it again on the next connection. This is what the C SDK
+ *     does over MQTT.
+ *   - method callback: direct methods; its status and response go back to the hub.
+ *   - twin callback: after every connection the whole twin (COMPLETE), then each change of
+ *     the desired properties (PARTIAL; never before the first COMPLETE).
+ *   - send_reported_state: a reported-properties patch; its callback gets the hub's status
+ *     (204 success, 400 bad patch, 429, 5xx), 408 when no answer came within 300 s or the
+ *     client was destroyed first, or 500 when the client gave up connecting (retry policy).
+ *     A patch sent on a connection that broke before the answer is sent again on the next
+ *     one (applying a merge patch twice gives the same document).
+ *   Subscriptions are made when a callback is set (and again after every reconnect);
+ *   setting a callback to NULL unsubscribes. */
 #ifndef IOTHUB_DEVICE_CLIENT_H
 #define IOTHUB_DEVICE_CLIENT_H
 
@@ -144,13 +161,15 @@ typedef void (*iothub_connection_status_cb)(iothub_connection_status_t status,
                                             iothub_connection_status_reason_t reason, void *ctx);
 
 /* A cloud-to-device message. msg is lent for the duration of the call (clone it to keep
- * it). */
+ * it); it is a bytes message with the hub's system properties (message id, correlation id,
+ * content type and encoding, user id, to, expiry, ack) and application properties. */
 typedef iothub_disposition_t (*iothub_c2d_message_cb)(const iothub_message_t *msg, void *ctx);
 
-/* A direct method call. payload (size bytes, JSON text, not NUL-terminated) is lent for
- * the call. The callback stores a malloc()ed JSON response in *response (size in
- * *response_size; may stay NULL/0 for no payload), which the library frees with free(),
- * and returns the method's status code (e.g. 200). */
+/* A direct method call. payload (size bytes, JSON text, not NUL-terminated; empty when the
+ * caller sent no payload) is lent for the call. The callback stores a malloc()ed JSON
+ * response in *response (size in *response_size; may stay NULL/0 for an empty response,
+ * which the service sees as a null payload), which the library frees with free(), and
+ * returns the method's status code (e.g. 200). */
 typedef int (*iothub_device_method_cb)(const char *method_name, const uint8_t *payload, size_t size,
                                        uint8_t **response, size_t *response_size, void *ctx);
 
@@ -251,15 +270,19 @@ int iothub_device_client_ll_set_connection_status_callback(iothub_device_client_
                                                            iothub_connection_status_cb callback,
                                                            void *ctx);
 
-/* Declared now; the hub side of C2D, methods and twins arrives with its own issue. Until
- * then these return IOTHUB_ENOTSUP and the callbacks are never called. */
+/* Set (or, with NULL, clear) the callbacks for C2D messages, direct methods and the twin
+ * (see the top of this file). Each replaces the previous one; ctx is passed back
+ * untouched. Returns 0 or IOTHUB_EINVAL. Callbacks run inside do_work. */
 int iothub_device_client_ll_set_message_callback(iothub_device_client_ll_t *client,
                                                  iothub_c2d_message_cb callback, void *ctx);
 int iothub_device_client_ll_set_device_method_callback(iothub_device_client_ll_t *client,
                                                        iothub_device_method_cb callback, void *ctx);
 int iothub_device_client_ll_set_device_twin_callback(iothub_device_client_ll_t *client,
                                                      iothub_twin_cb callback, void *ctx);
-/* reported_state: JSON object text (size bytes), copied. */
+/* Queues a reported-properties patch: reported_state is JSON object text (size bytes,
+ * copied; null members delete). callback (may be NULL) runs once with the status (see the
+ * top of this file). Returns 0, IOTHUB_EINVAL (not a JSON object), IOTHUB_ETOOBIG (over
+ * 256 KiB; the hub itself allows 32 KiB of reported properties) or IOTHUB_ENOMEM. */
 int iothub_device_client_ll_send_reported_state(iothub_device_client_ll_t *client,
                                                 const uint8_t *reported_state, size_t size,
                                                 iothub_reported_state_cb callback, void *ctx);
@@ -288,7 +311,10 @@ int iothub_device_client_create_with_key(iothub_device_client_t **out, const cha
                                          const char *device_id, const char *key_b64,
                                          iothub_transport_t transport);
 /* Stops and joins the worker (or, from a callback, lets it finish), disconnects, runs
- * BECAUSE_DESTROY confirmations and frees the handle. NULL is a no-op. */
+ * BECAUSE_DESTROY confirmations (and 408 for pending reported states) and frees the handle.
+ * Once destroy was called no C2D, method or twin callback starts: a C2D message is left
+ * unacknowledged (the hub offers it again), a method call is answered 503. NULL is a
+ * no-op. */
 void iothub_device_client_destroy(iothub_device_client_t *client);
 
 int iothub_device_client_set_option(iothub_device_client_t *client, const char *name,

@@ -75,6 +75,16 @@ const char *iothub_message_get_content_type(const iothub_message_t *msg);
 int iothub_message_set_content_encoding(iothub_message_t *msg, const char *content_encoding);
 const char *iothub_message_get_content_encoding(const iothub_message_t *msg);
 
+/* System properties of a received cloud-to-device message (NULL when the hub did not send
+ * them; messages created by the application never have them): the user id ($.uid), the
+ * destination ("/devices/{id}/messages/deviceBound", $.to), the absolute expiry time as the
+ * hub sent it (ISO 8601 UTC, $.exp) and the acknowledgement the sender asked for
+ * ("none", "positive", "negative" or "full", iothub-ack). Valid until msg is destroyed. */
+const char *iothub_message_get_user_id(const iothub_message_t *msg);
+const char *iothub_message_get_to(const iothub_message_t *msg);
+const char *iothub_message_get_expiry_time_utc(const iothub_message_t *msg);
+const char *iothub_message_get_ack(const iothub_message_t *msg);
+
 /* Application properties (string to string, insertion order kept).
  *
  * add: a new key; IOTHUB_EEXIST when the key is already there (the C SDK's Map_Add).

@@ -201,11 +201,15 @@ def device_client(device_cs):
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         client.set_option("noSuchOption", 1)
-        # The hub side of C2D, methods and twins may not exist yet: warning or success.
         client.set_message_callback(lambda m, c: IoTHubMessageDispositionResult.ACCEPTED, None)
         client.set_device_method_callback(lambda n, p, c: DeviceMethodReturnValue(), None)
         client.set_device_twin_callback(lambda s, p, c: None, None)
     check(any("noSuchOption" in str(w.message) for w in caught), "unknown option warns")
+    check(len(caught) == 1, f"only the unknown option warns: {[str(w.message) for w in caught]}")
+    raises(TypeError, client.set_message_callback, "not callable", None)
+    raises(TypeError, client.send_reported_state, '{"a": 1}', 8, "not callable", None)
+    # Not a JSON object: refused up front (IoTHubClientResult.INVALID_ARG).
+    raises(IoTHubClientError, client.send_reported_state, "[1]", 3, None, None)
 
     context = object()
     sent = []

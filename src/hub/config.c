@@ -25,7 +25,8 @@ static const char usage_text[] =
     "  --mqtt-plain-port PORT\n"
     "                        device MQTT without TLS, for development and benchmarks\n"
     "                        (default off)\n"
-    "  --amqp-port PORT      AMQP 1.0 over TLS: the Event Hubs-compatible endpoint\n"
+    "  --amqp-port PORT      AMQP 1.0 over TLS: the Event Hubs-compatible endpoint and\n"
+    "                        the service's cloud-to-device and feedback links\n"
     "                        (default 5671, 0 = off)\n"
     "  --amqp-plain-port PORT\n"
     "                        AMQP 1.0 without TLS, for development and benchmarks\n"
@@ -34,6 +35,10 @@ static const char usage_text[] =
     "                        is created\n"
     "  --retention-age AGE   keep telemetry this long: 90s, 30m, 12h, 7d (default 1d)\n"
     "  --retention-size SIZE cap each partition at SIZE bytes: 512M, 10G (default: no cap)\n"
+    "  --c2d-feedback-delay-ms MS\n"
+    "                        send cloud-to-device delivery feedback once a record has waited\n"
+    "                        MS milliseconds, or at once when 64 are waiting (default 15000,\n"
+    "                        as the hosted service; 0 = at once)\n"
     "  --durability MODE     fsync (default: a PUBACK means the message is on disk) or\n"
     "                        none (no fdatasync; for benchmarks only, loses data on a crash)\n"
     "  --tls-cert FILE       server certificate chain (PEM) to use instead of the generated one\n"
@@ -45,6 +50,16 @@ static const char usage_text[] =
     "                        from the data directory and exit\n"
     "  --dump-events         print every stored telemetry record as a JSON line and exit\n"
     "                        (stop the daemon first; for operators and tests)\n"
+    "  --throttle-d2c-per-device RATE\n"
+    "                        device-to-cloud messages per second per device connection;\n"
+    "                        above it the hub stops reading the device for a while (its\n"
+    "                        PUBACKs come later) instead of dropping (default 0 = off)\n"
+    "  --throttle-d2c-per-hub RATE\n"
+    "                        the same over all devices together (default 0 = off)\n"
+    "  --throttle-connects-per-hub RATE\n"
+    "                        new device connections per second; above it CONNECT gets\n"
+    "                        CONNACK 3, server unavailable, and the device retries\n"
+    "                        (default 0 = off). Each rate allows a burst of one second.\n"
     "  --version             print the version and exit\n"
     "  --help                print this help and exit\n"
     "\n"
@@ -63,6 +78,7 @@ enum {
     OPT_PARTITIONS,
     OPT_RETENTION_AGE,
     OPT_RETENTION_SIZE,
+    OPT_C2D_FEEDBACK_DELAY,
     OPT_DURABILITY,
     OPT_TLS_CERT,
     OPT_TLS_KEY,
@@ -70,6 +86,9 @@ enum {
     OPT_LOG_LEVEL,
     OPT_PRINT_CS,
     OPT_DUMP_EVENTS,
+    OPT_THROTTLE_D2C_DEVICE,
+    OPT_THROTTLE_D2C_HUB,
+    OPT_THROTTLE_CONNECTS_HUB,
     OPT_VERSION,
     OPT_HELP,
 };
@@ -83,6 +102,21 @@ static int parse_port(const char *flag, const char *value, int *out)
         return -1;
     }
     *out = (int)v;
+    return 0;
+}
+
+/* An operations-per-second rate for the --throttle-* flags: 0 (off) or 0.001 to 1e9. */
+static int parse_rate(const char *flag, const char *value, double *out)
+{
+    char *end;
+    double v = strtod(value, &end);
+    if (*value == '\0' || *end != '\0' || !(v == 0 || (v >= 0.001 && v <= 1e9))) {
+        fprintf(stderr,
+                "iothubd: %s wants operations per second, 0 (off) or 0.001 to 1e9, not '%s'\n",
+                flag, value);
+        return -1;
+    }
+    *out = v;
     return 0;
 }
 
@@ -133,6 +167,7 @@ enum config_result config_parse(int argc, char **argv, struct hub_config *cfg)
         {"partitions", required_argument, NULL, OPT_PARTITIONS},
         {"retention-age", required_argument, NULL, OPT_RETENTION_AGE},
         {"retention-size", required_argument, NULL, OPT_RETENTION_SIZE},
+        {"c2d-feedback-delay-ms", required_argument, NULL, OPT_C2D_FEEDBACK_DELAY},
         {"durability", required_argument, NULL, OPT_DURABILITY},
         {"tls-cert", required_argument, NULL, OPT_TLS_CERT},
         {"tls-key", required_argument, NULL, OPT_TLS_KEY},
@@ -140,6 +175,9 @@ enum config_result config_parse(int argc, char **argv, struct hub_config *cfg)
         {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
         {"print-connection-string", optional_argument, NULL, OPT_PRINT_CS},
         {"dump-events", no_argument, NULL, OPT_DUMP_EVENTS},
+        {"throttle-d2c-per-device", required_argument, NULL, OPT_THROTTLE_D2C_DEVICE},
+        {"throttle-d2c-per-hub", required_argument, NULL, OPT_THROTTLE_D2C_HUB},
+        {"throttle-connects-per-hub", required_argument, NULL, OPT_THROTTLE_CONNECTS_HUB},
         {"version", no_argument, NULL, OPT_VERSION},
         {"help", no_argument, NULL, OPT_HELP},
         {NULL, 0, NULL, 0},
@@ -151,6 +189,7 @@ enum config_result config_parse(int argc, char **argv, struct hub_config *cfg)
     cfg->mqtt_port = 8883;
     cfg->amqp_port = 5671;
     cfg->retention_ms = 24LL * 3600 * 1000;
+    cfg->c2d_feedback_delay_ms = 15000;
     cfg->log_level = "info";
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     cfg->threads = cores > 0 ? (int)cores : 1;
@@ -228,6 +267,19 @@ enum config_result config_parse(int argc, char **argv, struct hub_config *cfg)
             cfg->retention_bytes = (uint64_t)bytes;
             break;
         }
+        case OPT_C2D_FEEDBACK_DELAY: {
+            char *end;
+            long long v = strtoll(optarg, &end, 10);
+            if (*optarg == '\0' || *end != '\0' || v < 0 || v > 3600000) {
+                fprintf(stderr,
+                        "iothubd: --c2d-feedback-delay-ms wants milliseconds from 0 to 3600000, "
+                        "not '%s'\n",
+                        optarg);
+                return CONFIG_EXIT_USAGE;
+            }
+            cfg->c2d_feedback_delay_ms = v;
+            break;
+        }
         case OPT_DURABILITY:
             if (strcmp(optarg, "fsync") == 0) {
                 cfg->durability_none = false;
@@ -270,6 +322,18 @@ enum config_result config_parse(int argc, char **argv, struct hub_config *cfg)
             break;
         case OPT_DUMP_EVENTS:
             cfg->dump_events = true;
+            break;
+        case OPT_THROTTLE_D2C_DEVICE:
+            if (parse_rate("--throttle-d2c-per-device", optarg, &cfg->throttle_d2c_device) != 0)
+                return CONFIG_EXIT_USAGE;
+            break;
+        case OPT_THROTTLE_D2C_HUB:
+            if (parse_rate("--throttle-d2c-per-hub", optarg, &cfg->throttle_d2c_hub) != 0)
+                return CONFIG_EXIT_USAGE;
+            break;
+        case OPT_THROTTLE_CONNECTS_HUB:
+            if (parse_rate("--throttle-connects-per-hub", optarg, &cfg->throttle_connects_hub) != 0)
+                return CONFIG_EXIT_USAGE;
             break;
         case OPT_VERSION:
             printf("iothubd %s\n", IOTHUB_VERSION);

@@ -30,6 +30,12 @@ struct hub_config {
     const char *print_connection_string; /* --print-connection-string [POLICY] */
     bool print_only;
     bool dump_events; /* --dump-events: print the event log as JSON lines and exit */
+    /* Throttles (hub/throttle.h), operations per second; 0 = off (the default). */
+    double throttle_d2c_device;   /* --throttle-d2c-per-device */
+    double throttle_d2c_hub;      /* --throttle-d2c-per-hub */
+    double throttle_connects_hub; /* --throttle-connects-per-hub */
+    /* --c2d-feedback-delay-ms: how long a feedback record waits to be batched (15000) */
+    int64_t c2d_feedback_delay_ms;
 };
 
 enum config_result { CONFIG_RUN = 0, CONFIG_EXIT_OK = 1, CONFIG_EXIT_USAGE = 2 };

@@ -17,6 +17,7 @@
 
 struct amqp_endpoint;
 struct eventlog;
+struct hub_throttle;
 struct mqtt_endpoint;
 struct net_thread;
 struct presence;
@@ -34,10 +35,11 @@ struct hub {
     SSL_CTX *ssl_ctx; /* service endpoints */
     struct eventlog *eventlog;
     struct presence *presence;
-    struct mqtt_endpoint *mqtt; /* NULL when no MQTT port is open */
-    struct amqp_endpoint *amqp; /* NULL when no AMQP port is open */
-    int lock_fd;                /* flock on {data-dir}/lock: one daemon per data dir */
-    int https_fd;               /* listening socket, shared by every network thread */
+    struct mqtt_endpoint *mqtt;    /* NULL when no MQTT port is open */
+    struct amqp_endpoint *amqp;    /* NULL when no AMQP port is open */
+    struct hub_throttle *throttle; /* --throttle-* rates (hub/throttle.h), never NULL */
+    int lock_fd;                   /* flock on {data-dir}/lock: one daemon per data dir */
+    int https_fd;                  /* listening socket, shared by every network thread */
     struct net_thread *threads;
     int thread_count;
 };

@@ -21,6 +21,7 @@
 #include "hub/net/listener.h"
 #include "hub/net/threads.h"
 #include "hub/presence.h"
+#include "hub/throttle.h"
 #include "hub/tls/context.h"
 #include "store/eventlog.h"
 
@@ -292,6 +293,11 @@ static int serve(struct hub *hub, char *err, size_t errlen)
              "data_dir=%s",
              hub->hostname, hub->cfg->https_port, hub->cfg->mqtt_port, hub->cfg->mqtt_plain_port,
              eventlog_partition_count(hub->eventlog), hub->thread_count, hub->cfg->data_dir);
+    if (hub->cfg->throttle_d2c_device > 0 || hub->cfg->throttle_d2c_hub > 0 ||
+        hub->cfg->throttle_connects_hub > 0)
+        log_info("throttles on", "d2c_per_device=%g d2c_per_hub=%g connects_per_hub=%g",
+                 hub->cfg->throttle_d2c_device, hub->cfg->throttle_d2c_hub,
+                 hub->cfg->throttle_connects_hub);
     print_banner(hub);
     event_base_dispatch(main_base);
     rc = 0;
@@ -348,7 +354,10 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
     evthread_use_pthreads();
 
-    struct hub hub = {.cfg = &cfg, .lock_fd = -1, .https_fd = -1};
+    struct hub_throttle throttle; /* the rates were checked by config_parse */
+    hub_throttle_init(&throttle, cfg.throttle_d2c_device, cfg.throttle_d2c_hub,
+                      cfg.throttle_connects_hub);
+    struct hub hub = {.cfg = &cfg, .lock_fd = -1, .https_fd = -1, .throttle = &throttle};
     char err[ERR_MAX] = "";
     int rc = 1;
     if (make_data_dir(cfg.data_dir, err, sizeof(err)) != 0 ||

@@ -244,6 +244,24 @@ class MqttSecurity(HubTestCase):
         self.assertEqual([r["body"] for r in got["sensor"]], [exact, b"small"])
         self.assertEqual(got["sensor"][0]["app"], {})
 
+    def test_application_property_limit(self):
+        # 129 application properties: closed, no PUBACK, nothing stored.
+        c = self.connected(self.a)
+        bag129 = "&".join(f"p{i}=v" for i in range(129))
+        try:
+            c.publish(telemetry_topic("sensor", bag129), b"too many", qos=1)
+        except Closed:
+            pass
+        self.assertClosedWithoutReply(c, 10, "129 application properties")
+        # 128, plus system properties (which do not count): stored with all of them.
+        c = self.connected(self.a)
+        bag128 = "&".join(f"p{i}=v{i}" for i in range(128)) + "&%24.mid=m128&%24.ct=text%2Fplain"
+        c.publish_wait(telemetry_topic("sensor", bag128), b"just enough")
+        c.disconnect()
+        got = self.stop_and_dump()
+        self.assertEqual([r["body"] for r in got["sensor"]], [b"just enough"])
+        self.assertEqual(got["sensor"][0]["app"], {f"p{i}": f"v{i}" for i in range(128)})
+
     def test_garbage_half_packets_and_silent_sockets(self):
         tok = device_token(self.a)
         connect = connect_packet("sensor", device_username("sensor"), tok)

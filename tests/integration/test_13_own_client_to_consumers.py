@@ -75,6 +75,9 @@ class OwnClientToConsumers(HubTestCase):
         self.assertIn("Monitoring", res.stderr)
         lines = res.stdout.splitlines()
         self.assertEqual(len(lines), COUNT, res.stdout)
+        # The device wrote two decimals; the CLI prints them as written, not as
+        # 12.339999999999998 (jansson's default of 17 significant digits).
+        self.assertNotRegex(res.stdout, r"\d\.\d{10,}", "reals printed as written")
         monitored = [json.loads(line) for line in lines]
         for i, e in enumerate(monitored):
             self.assertEqual(e["deviceId"], DEVICE_ID)

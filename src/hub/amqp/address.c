@@ -1,9 +1,12 @@
 #include "hub/amqp/address.h"
 
+#include <stdbool.h>
 #include <string.h>
 #include <strings.h>
 
+#include "common/device.h"
 #include "common/strbuf.h"
+#include "common/urlcode.h"
 
 static const char *strip_scheme_and_host(const char *a)
 {
@@ -60,6 +63,14 @@ int amqp_address_parse(const char *addr, struct amqp_address *out)
         out->kind = AMQP_ADDR_MANAGEMENT;
         return 0;
     }
+    if (strcasecmp(out->path, "messages/devicebound") == 0) {
+        out->kind = AMQP_ADDR_C2D;
+        return 0;
+    }
+    if (strcasecmp(out->path, "messages/servicebound/feedback") == 0) {
+        out->kind = AMQP_ADDR_FEEDBACK;
+        return 0;
+    }
     char w1[AMQP_SEGMENT_MAX], w3[AMQP_SEGMENT_MAX];
     if (count_segments(out->path) == 5 &&
         segment(out->path, 0, out->entity, sizeof(out->entity)) > 0 &&
@@ -90,5 +101,35 @@ int amqp_partition_parse(const char *s, uint32_t count, uint32_t *out)
     if (v >= count)
         return -1;
     *out = v;
+    return 0;
+}
+
+static bool word_is(const char *path, int index, const char *word)
+{
+    char w[AMQP_SEGMENT_MAX];
+    return segment(path, index, w, sizeof(w)) > 0 && strcasecmp(w, word) == 0;
+}
+
+int amqp_c2d_target_parse(const char *to, char *device_id, size_t cap)
+{
+    if (!to)
+        return -1;
+    const char *p = strip_scheme_and_host(to);
+    while (*p == '/')
+        p++;
+    char path[AMQP_ADDRESS_MAX];
+    if (!str_copy(path, sizeof(path), p))
+        return -1;
+    size_t n = count_segments(path);
+    if (n == 6 && word_is(path, 0, "devices") && word_is(path, 2, "modules") &&
+        word_is(path, 4, "messages") && word_is(path, 5, "devicebound"))
+        return -2;
+    if (n != 4 || !word_is(path, 0, "devices") || !word_is(path, 2, "messages") ||
+        !word_is(path, 3, "devicebound"))
+        return -1;
+    char raw[AMQP_SEGMENT_MAX * 3];
+    int len = segment(path, 1, raw, sizeof(raw));
+    if (len <= 0 || url_decode(raw, (size_t)len, device_id, cap) < 0 || !device_id_valid(device_id))
+        return -1;
     return 0;
 }

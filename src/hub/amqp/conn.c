@@ -45,6 +45,7 @@ static void finalize(struct amqp_conn *c)
 {
     while (c->receivers)
         amqp_receiver_close(c->receivers, NULL, NULL);
+    amqp_feedback_close_all(c);
     if (c->driver_ready) {
         pn_connection_driver_destroy(&c->driver);
         c->driver_ready = false;
@@ -172,6 +173,8 @@ static void log_condition(const struct amqp_conn *c, const char *what, pn_condit
 
 static void handle_event(struct amqp_conn *c, pn_event_t *e)
 {
+    if (amqp_feedback_event(c, e))
+        return;
     switch (pn_event_type(e)) {
     case PN_CONNECTION_REMOTE_OPEN: {
         pn_connection_t *pc = pn_event_connection(e);

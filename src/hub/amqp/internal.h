@@ -69,6 +69,7 @@ struct amqp_conn {
     int64_t accepted_ms;
     uint64_t next_tag; /* delivery tags of replies */
     struct amqp_receiver *receivers;
+    struct amqp_feedback *feedbacks; /* feedback_link.c: open feedback links */
     struct amqp_conn *prev, *next;
 };
 
@@ -133,6 +134,21 @@ void amqp_receiver_close(struct amqp_receiver *r, const char *condition, const c
 void amqp_receiver_unref(struct amqp_receiver *r);
 /* Detaches receivers whose grant has expired. */
 void amqp_receivers_check_grants(struct amqp_conn *c, int64_t now_ms);
+
+/* c2d_link.c: the service's messages/devicebound (C2D sends) and
+ * messages/servicebound/feedback links (spec 5.3). */
+struct amqp_address;
+void amqp_c2d_attach(struct amqp_conn *c, pn_link_t *link, const struct amqp_address *a);
+/* A delivery on a messages/devicebound link (partial ones included). */
+void amqp_c2d_delivery(struct amqp_conn *c, pn_delivery_t *d);
+/* feedback_link.c */
+struct amqp_feedback;
+void amqp_feedback_attach(struct amqp_conn *c, pn_link_t *link);
+/* Flow, dispositions and closes of feedback links. Returns true when the event is fully
+ * handled (conn.c must not look at it). */
+bool amqp_feedback_event(struct amqp_conn *c, pn_event_t *e);
+/* The connection is going: unsettled feedback goes back to the queue. */
+void amqp_feedback_close_all(struct amqp_conn *c);
 
 /* event_encode.c: a log record as an Event Hubs event. Returns the encoded size, or -1. */
 struct eventlog_record;

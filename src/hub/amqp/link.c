@@ -73,6 +73,10 @@ void amqp_link_remote_open(struct amqp_conn *c, pn_link_t *link)
             pn_link_flow(link, AMQP_REQUEST_CREDIT);
         return;
     }
+    if (a.kind == AMQP_ADDR_C2D || a.kind == AMQP_ADDR_FEEDBACK) {
+        amqp_c2d_attach(c, link, &a);
+        return;
+    }
     if (a.kind == AMQP_ADDR_PARTITION && pn_link_is_sender(link)) {
         amqp_receiver_attach(c, link, address);
         return;
@@ -85,7 +89,8 @@ void amqp_link_remote_open(struct amqp_conn *c, pn_link_t *link)
         return;
     }
     snprintf(why, sizeof(why),
-             "no such entity: '%.200s' (this endpoint serves $cbs, $management and "
+             "no such entity: '%.200s' (this endpoint serves $cbs, $management, "
+             "messages/devicebound, messages/servicebound/feedback and "
              "%.100s/ConsumerGroups/{group}/Partitions/{id})",
              a.path, c->at->ep->hub->hub_name);
     amqp_link_refuse(link, "amqp:not-found", why);
@@ -161,6 +166,12 @@ int amqp_link_send_message(struct amqp_conn *c, pn_link_t *link, pn_message_t *m
 void amqp_link_delivery(struct amqp_conn *c, pn_delivery_t *d)
 {
     pn_link_t *link = pn_delivery_link(d);
+    struct amqp_address target;
+    if (amqp_address_parse(pn_terminus_get_address(pn_link_target(link)), &target) == 0 &&
+        target.kind == AMQP_ADDR_C2D) {
+        amqp_c2d_delivery(c, d);
+        return;
+    }
     if (!pn_delivery_readable(d) || pn_delivery_partial(d)) {
         if (pn_delivery_pending(d) > AMQP_MESSAGE_MAX) {
             pn_condition_t *cond = pn_link_condition(link);

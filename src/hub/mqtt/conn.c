@@ -2,28 +2,30 @@
  * handle_*.c. */
 #include "hub/mqtt/conn.h"
 
-#include <event2/buffer.h>
-#include <event2/bufferevent.h>
-#include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
-#include <openssl/err.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "common/isotime.h"
 #include "common/log.h"
 #include "common/strbuf.h"
 #include "hub/hub.h"
 #include "hub/net/accept.h"
+#include "hub/net/heap_trim.h"
 #include "hub/mqtt/endpoint.h"
 #include "hub/net/threads.h"
 #include "hub/presence.h"
 #include "mqtt/frame.h"
 
-/* Reads larger than libevent's default 16 KiB let one read carry many packets. */
-#define READ_CHUNK     (64 * 1024)
 #define FLUSH_LIMIT_MS 5000
+
+static struct mqtt_conn *conn_of(struct conn_io *io)
+{
+    return (struct mqtt_conn *)((char *)io - offsetof(struct mqtt_conn, io));
+}
 
 void mqtt_conn_ref(struct mqtt_conn *c)
 {
@@ -43,16 +45,33 @@ static const char *device_or_peer(const struct mqtt_conn *c)
     return c->id.device_id[0] ? c->id.device_id : "-";
 }
 
+const char *mqtt_conn_peer(const struct mqtt_conn *c)
+{
+    static _Thread_local char buf[64];
+    net_peer_format(&c->peer, buf, sizeof(buf));
+    return buf;
+}
+
+SSL *mqtt_conn_ssl(const struct mqtt_conn *c)
+{
+    return conn_io_ssl(&c->io);
+}
+
+void mqtt_conn_pause_reading(struct mqtt_conn *c)
+{
+    if (c->reading_paused)
+        return;
+    c->reading_paused = true;
+    conn_io_set_reading(&c->io, false);
+}
+
 /* Everything but the memory: socket, timer, registrations, the thread's reference. */
 static void finalize(struct mqtt_conn *c)
 {
-    if (c->bev) {
-        bufferevent_free(c->bev);
-        c->bev = NULL;
-    }
-    if (c->timer) {
-        event_free(c->timer);
-        c->timer = NULL;
+    conn_io_close(&c->io);
+    if (c->throttle_timer) {
+        event_free(c->throttle_timer);
+        c->throttle_timer = NULL;
     }
     struct mqtt_thread *mt = c->mt;
     mqtt_c2d_release(c);
@@ -75,14 +94,16 @@ static void finalize(struct mqtt_conn *c)
     if (c->next)
         c->next->prev = c->prev;
     c->prev = c->next = NULL;
+    if (!mt->conns)
+        heap_trim_cancel();
     mqtt_conn_unref(c);
 }
 
 static void log_close(const struct mqtt_conn *c, const char *why)
 {
     char quoted[512];
-    log_info("mqtt connection closed", "device=%s peer=%s reason=%s", device_or_peer(c), c->peer,
-             log_quote(why, quoted, sizeof(quoted)));
+    log_info("mqtt connection closed", "device=%s peer=%s reason=%s", device_or_peer(c),
+             mqtt_conn_peer(c), log_quote(why, quoted, sizeof(quoted)));
 }
 
 void mqtt_conn_close(struct mqtt_conn *c, const char *why)
@@ -96,11 +117,11 @@ void mqtt_conn_close(struct mqtt_conn *c, const char *why)
     finalize(c);
 }
 
-static void on_flushed(struct bufferevent *bev, void *arg)
+/* All output written: what close_after_flush waits for. */
+static void on_drained(struct conn_io *io)
 {
-    (void)bev;
-    struct mqtt_conn *c = arg;
-    if (evbuffer_get_length(bufferevent_get_output(c->bev)) == 0)
+    struct mqtt_conn *c = conn_of(io);
+    if (c->state == CONN_CLOSED)
         mqtt_conn_close(c, "flushed");
 }
 
@@ -110,20 +131,20 @@ void mqtt_conn_close_after_flush(struct mqtt_conn *c, const char *why)
         return;
     log_close(c, why);
     c->state = CONN_CLOSED;
-    if (!c->bev || evbuffer_get_length(bufferevent_get_output(c->bev)) == 0) {
+    if (c->finalized || conn_io_output_pending(&c->io) == 0) {
         mqtt_conn_close(c, why);
         return;
     }
-    bufferevent_disable(c->bev, EV_READ);
-    bufferevent_setcb(c->bev, NULL, on_flushed, NULL, c);
-    struct timeval tv = {FLUSH_LIMIT_MS / 1000, 0};
-    evtimer_add(c->timer, &tv);
+    conn_io_set_reading(&c->io, false);
+    conn_io_set_deadline(&c->io, time_now_ms() + FLUSH_LIMIT_MS);
 }
 
 void mqtt_conn_send(struct mqtt_conn *c, const uint8_t *data, size_t len)
 {
-    if (c->bev && !c->finalized)
-        bufferevent_write(c->bev, data, len);
+    if (c->finalized)
+        return;
+    if (conn_io_write(&c->io, data, len) != 0)
+        mqtt_conn_post_close(c, "out of memory for the connection's output");
 }
 
 static void close_mail(void *obj, uint64_t arg1, int64_t arg2)
@@ -147,26 +168,24 @@ void mqtt_conn_post_close(struct mqtt_conn *c, const char *why)
 
 void mqtt_conn_schedule_timer(struct mqtt_conn *c)
 {
-    if (!c->timer || c->state == CONN_CLOSED)
+    if (c->finalized || c->state == CONN_CLOSED)
         return;
-    int64_t now = time_now_ms(), deadline;
+    int64_t deadline;
     if (c->state == CONN_AWAIT_CONNECT) {
-        deadline = c->accepted_ms + MQTT_CONNECT_TIMEOUT_MS;
+        if (c->io.deadline_ms)
+            return; /* set when accepted */
+        deadline = time_now_ms() + MQTT_CONNECT_TIMEOUT_MS;
     } else {
         deadline = c->last_inbound_ms + c->keepalive_ms;
         if (c->id.expiry_ms && c->id.expiry_ms < deadline)
             deadline = c->id.expiry_ms;
     }
-    int64_t wait = deadline > now ? deadline - now : 0;
-    struct timeval tv = {(time_t)(wait / 1000), (suseconds_t)(wait % 1000) * 1000};
-    evtimer_add(c->timer, &tv);
+    conn_io_set_deadline(&c->io, deadline);
 }
 
-static void on_timer(evutil_socket_t fd, short what, void *arg)
+static void on_deadline(struct conn_io *io)
 {
-    (void)fd;
-    (void)what;
-    struct mqtt_conn *c = arg;
+    struct mqtt_conn *c = conn_of(io);
     int64_t now = time_now_ms();
     if (c->state == CONN_CLOSED) {
         mqtt_conn_close(c, "flush timed out");
@@ -220,26 +239,25 @@ static int dispatch(struct mqtt_conn *c, const struct mqtt_packet *pkt)
     }
 }
 
-/* Parses and handles every whole packet in the input buffer. */
-static void process_input(struct mqtt_conn *c)
+/* Parses and handles every whole packet of data; returns the bytes consumed (a partial
+ * packet, or packets left while reading is paused, are kept by conn_io). */
+static size_t process_input(struct mqtt_conn *c, const uint8_t *data, size_t len)
 {
     char why[128];
-    mqtt_conn_ref(c); /* a handler may close c */
-    while (c->state != CONN_CLOSED && !c->reading_paused) {
-        struct evbuffer *in = bufferevent_get_input(c->bev);
-        size_t len = evbuffer_get_length(in);
-        size_t head = len < MQTT_FIXED_HEADER_MAX ? len : MQTT_FIXED_HEADER_MAX;
-        if (head == 0)
-            break;
+    size_t off = 0;
+    while (c->state != CONN_CLOSED && !c->reading_paused && off < len) {
+        const uint8_t *p = data + off;
+        size_t avail = len - off;
         /* Not MQTT at all (an HTTP request, TLS to the plain port): no need to wait. */
-        if (c->state == CONN_AWAIT_CONNECT && (*evbuffer_pullup(in, 1) >> 4) != MQTT_CONNECT) {
+        if (c->state == CONN_AWAIT_CONNECT && (p[0] >> 4) != MQTT_CONNECT) {
             mqtt_conn_close(c, "the first packet was not CONNECT");
             break;
         }
-        if (head < 2)
+        if (avail < 2)
             break;
+        size_t head = avail < MQTT_FIXED_HEADER_MAX ? avail : MQTT_FIXED_HEADER_MAX;
         size_t total = 0;
-        int fr = mqtt_frame_size(evbuffer_pullup(in, (ssize_t)head), head, MQTT_PACKET_MAX, &total);
+        int fr = mqtt_frame_size(p, head, MQTT_PACKET_MAX, &total);
         if (fr == MQTT_INCOMPLETE)
             break;
         if (fr < 0) {
@@ -247,11 +265,10 @@ static void process_input(struct mqtt_conn *c)
             mqtt_conn_close(c, why);
             break;
         }
-        if (total > len)
+        if (total > avail)
             break;
-        const uint8_t *data = evbuffer_pullup(in, (ssize_t)total);
         struct mqtt_packet pkt;
-        int n = data ? mqtt_parse(data, total, MQTT_PACKET_MAX, &pkt) : MQTT_ERR_MALFORMED;
+        int n = mqtt_parse(p, total, MQTT_PACKET_MAX, &pkt);
         if (n == MQTT_ERR_PROTOCOL_LEVEL && c->state == CONN_AWAIT_CONNECT) {
             uint8_t ack[4];
             mqtt_conn_send(c, ack,
@@ -267,98 +284,89 @@ static void process_input(struct mqtt_conn *c)
         int rc = dispatch(c, &pkt);
         if (c->state == CONN_CLOSED || c->finalized)
             break;
-        evbuffer_drain(in, total);
+        off += total;
         if (rc != 0)
             break;
     }
-    mqtt_conn_unref(c);
+    return off;
 }
 
-static void on_read(struct bufferevent *bev, void *arg)
+static size_t on_input(struct conn_io *io, const uint8_t *data, size_t len, bool fresh)
 {
-    (void)bev;
-    struct mqtt_conn *c = arg;
-    int64_t now = time_now_ms();
-    c->last_inbound_ms = now;
-    if (c->state == CONN_ACTIVE && now - c->last_touch_ms >= 1000) {
-        presence_touch(c->mt->ep->hub->presence, c->id.device_id, now);
-        c->last_touch_ms = now;
+    struct mqtt_conn *c = conn_of(io);
+    if (fresh) {
+        int64_t now = time_now_ms();
+        c->last_inbound_ms = now;
+        if (c->state == CONN_ACTIVE && now - c->last_touch_ms >= 1000) {
+            presence_touch(c->mt->ep->hub->presence, c->id.device_id, now);
+            c->last_touch_ms = now;
+        }
     }
-    process_input(c);
+    return process_input(c, data, len);
 }
 
-static void on_event(struct bufferevent *bev, short what, void *arg)
+static void on_closed(struct conn_io *io, const char *why)
 {
-    struct mqtt_conn *c = arg;
-    if (what & BEV_EVENT_CONNECTED)
-        return;
-    char why[256];
-    net_close_reason(bev, what, c->tls, "the connection was closed by the device", why,
-                     sizeof(why));
-    mqtt_conn_close(c, why);
+    mqtt_conn_close(conn_of(io), why ? why : "the connection was closed by the device");
 }
+
+static void io_ref(struct conn_io *io)
+{
+    mqtt_conn_ref(conn_of(io));
+}
+
+static void io_unref(struct conn_io *io)
+{
+    mqtt_conn_unref(conn_of(io));
+}
+
+static const struct conn_io_ops conn_ops = {
+    .ref = io_ref,
+    .unref = io_unref,
+    .input = on_input,
+    .drained = on_drained,
+    .deadline = on_deadline,
+    .closed = on_closed,
+};
 
 void mqtt_conn_update_flow(struct mqtt_conn *c)
 {
-    if (c->state != CONN_ACTIVE || !c->bev)
+    if (c->state != CONN_ACTIVE || c->finalized)
         return;
     if (!c->reading_paused && c->inflight >= MQTT_INFLIGHT_MAX) {
-        c->reading_paused = true;
-        bufferevent_disable(c->bev, EV_READ);
-    } else if (c->reading_paused && c->inflight <= MQTT_INFLIGHT_MAX / 2) {
+        mqtt_conn_pause_reading(c);
+    } else if (c->reading_paused && !c->throttle_paused && c->inflight <= MQTT_INFLIGHT_MAX / 2) {
         c->reading_paused = false;
-        bufferevent_enable(c->bev, EV_READ);
-        process_input(c); /* packets that arrived before the pause */
+        conn_io_set_reading(&c->io, true);
+        conn_io_resume_input(&c->io); /* packets that arrived before the pause */
     }
 }
 
 void mqtt_conn_accept(struct mqtt_thread *mt, int fd, bool tls, const char *peer)
 {
-    struct event_base *base = mt->thread->base;
     struct mqtt_conn *c = calloc(1, sizeof(*c));
     SSL *ssl = NULL;
-    if (!c)
-        goto fail;
+    if (!c || (tls && !(ssl = SSL_new(mt->ep->ssl_ctx)))) {
+        log_error("cannot accept an MQTT connection: out of memory", "peer=%s", peer);
+        close(fd);
+        free(c);
+        return;
+    }
     atomic_init(&c->refs, 1);
     c->mt = mt;
     c->tls = tls;
-    str_copy(c->peer, sizeof(c->peer), peer);
-    c->accepted_ms = time_now_ms();
-    if (tls) {
-        ssl = SSL_new(mt->ep->ssl_ctx);
-        if (!ssl)
-            goto fail;
-        c->bev = bufferevent_openssl_socket_new(base, fd, ssl, BUFFEREVENT_SSL_ACCEPTING,
-                                                BEV_OPT_CLOSE_ON_FREE);
-        ssl = NULL; /* owned by the bufferevent, even when it failed */
-        if (c->bev)
-            bufferevent_openssl_set_allow_dirty_shutdown(c->bev, 1);
-    } else {
-        c->bev = bufferevent_socket_new(base, fd, BEV_OPT_CLOSE_ON_FREE);
+    net_peer_from_fd(&c->peer, fd);
+    /* Takes fd and ssl, also when it fails. */
+    if (conn_io_open(&c->io, mt->thread->base, fd, ssl, &conn_ops) != 0) {
+        log_error("cannot accept an MQTT connection: the socket cannot be watched", "peer=%s",
+                  peer);
+        free(c);
+        return;
     }
-    if (!c->bev) {
-        evutil_closesocket(fd);
-        goto fail_fd_owned;
-    }
-    c->timer = evtimer_new(base, on_timer, c);
-    if (!c->timer)
-        goto fail_fd_owned;
-    bufferevent_set_max_single_read(c->bev, READ_CHUNK);
-    bufferevent_setcb(c->bev, on_read, NULL, on_event, c);
-    bufferevent_enable(c->bev, EV_READ);
     c->next = mt->conns;
     if (mt->conns)
         mt->conns->prev = c;
     mt->conns = c;
     mqtt_conn_schedule_timer(c);
-    return;
-fail:
-    evutil_closesocket(fd);
-fail_fd_owned:
-    log_error("cannot accept an MQTT connection: out of memory", "peer=%s", peer);
-    if (c) {
-        if (c->bev)
-            bufferevent_free(c->bev);
-        free(c);
-    }
+    heap_trim_note_accept(mt->thread->base);
 }

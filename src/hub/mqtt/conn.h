@@ -17,9 +17,10 @@
 #include <stdint.h>
 
 #include "hub/auth/device_auth.h"
+#include "hub/mqtt/conn_io.h"
+#include "hub/net/accept.h"
 #include "mqtt/mqtt.h"
 
-struct bufferevent;
 struct event;
 struct mqtt_thread;
 struct mqtt_c2d;
@@ -29,43 +30,59 @@ enum mqtt_conn_state { CONN_AWAIT_CONNECT = 0, CONN_ACTIVE = 1, CONN_CLOSED = 2 
 
 #define MQTT_RING_READY 0x10000u
 
+/* Laid out for size: an idle connection is this struct and, over TLS, its SSL (see
+ * conn_io.h); everything else is allocated only while in use. */
 struct mqtt_conn {
-    atomic_int refs;
+    /* The socket, TLS, buffers while bytes wait, and the single deadline: connect
+     * deadline, then keep-alive and token expiry, then the close-after-flush limit. */
+    struct conn_io io;
     struct mqtt_thread *mt;
-    struct bufferevent *bev;
-    struct event *timer; /* connect deadline, then keep-alive and token expiry */
+    atomic_int refs;
     enum mqtt_conn_state state;
-    bool finalized;  /* socket and timer freed, unregistered; only references remain */
-    bool registered; /* in the device map and reported connected */
-    bool tls;
-    bool clean_session;
-    bool reading_paused; /* too many appends in flight */
-    bool active;         /* traffic since the last presence sweep (lastActivityTime) */
-    char peer[64];
-    struct device_identity id; /* valid in ACTIVE */
+    struct net_peer peer; /* for logs: mqtt_conn_peer() */
+    /* Bit-fields (an idle connection is counted in bytes); written on the owning thread only. */
+    bool finalized : 1;  /* socket and timer freed, unregistered; only references remain */
+    bool registered : 1; /* in the device map and reported connected */
+    bool tls : 1;
+    bool clean_session : 1;
+    bool reading_paused : 1; /* too many appends in flight, or throttled */
+    bool active : 1;         /* traffic since the last presence sweep (lastActivityTime) */
+    bool throttle_paused : 1;
     uint32_t partition;
     uint32_t subscriptions; /* enum mqtt_subscription bits */
-    int64_t keepalive_ms;   /* 1.5 x the client's keep-alive, capped */
-    int64_t accepted_ms;
-    int64_t last_inbound_ms;
-    int64_t last_touch_ms; /* last lastActivityTime report */
     /* QoS 1 appends waiting for the event log. The log completes a partition's records in
      * append order and all of a device's records go to one partition, so the PUBACKs still
      * owed form a FIFO ring, with no allocation per message. Entries are packet ids; those
      * with MQTT_RING_READY set belong to PUBLISHes that need no log write (twin, method
      * responses) and leave as soon as every earlier entry has: PUBACKs keep PUBLISH order. */
-    unsigned inflight; /* entries waiting for the log */
-    uint32_t *pid_ring;
+    unsigned inflight;                        /* entries waiting for the log */
     unsigned ring_cap, ring_head, ring_count; /* ring_cap is a power of two */
-    struct mqtt_conn *prev, *next;            /* the thread's list */
+    int64_t keepalive_ms;                     /* 1.5 x the client's keep-alive, capped */
+    int64_t last_inbound_ms;
+    int64_t last_touch_ms; /* last lastActivityTime report */
+    uint32_t *pid_ring;
+    /* D2C throttle (handle_publish.c, hub/throttle.h): this connection's bucket, and reading
+     * held back (reading_paused) until throttle_timer fires; finalize frees the timer. */
+    int64_t throttle_tat_ns;
+    struct event *throttle_timer;
+    struct mqtt_conn *prev, *next; /* the thread's list */
+    struct mqtt_conn *map_next;    /* the device map's chain (device_map.c) */
     /* Per-feature state, NULL until the feature is used; each is owned and freed by its
      * handle_*.c file (released when the connection closes). */
     struct mqtt_c2d *c2d;         /* handle_c2d.c: deliveries waiting for PUBACK */
     struct mqtt_methods *methods; /* handle_method.c: method requests sent to the device */
+    struct device_identity id;    /* valid in ACTIVE; id.device_id is the device map's key */
 };
 
 void mqtt_conn_ref(struct mqtt_conn *c);
 void mqtt_conn_unref(struct mqtt_conn *c);
+
+/* The peer's address, formatted in a per-thread buffer valid until the next call. */
+const char *mqtt_conn_peer(const struct mqtt_conn *c);
+/* Stops reading the device (reading_paused, throttle); mqtt_conn_update_flow resumes. */
+void mqtt_conn_pause_reading(struct mqtt_conn *c);
+/* The TLS session (for the client certificate), or NULL (plain, or closed). */
+SSL *mqtt_conn_ssl(const struct mqtt_conn *c);
 
 /* Queues bytes for the device. */
 void mqtt_conn_send(struct mqtt_conn *c, const uint8_t *data, size_t len);
@@ -106,9 +123,15 @@ int mqtt_handle_puback(struct mqtt_conn *c, uint16_t packet_id);
 /* The connection became ACTIVE or took the C2D subscription: start delivering queued
  * cloud-to-device messages when the device is subscribed (handle_c2d.c). */
 void mqtt_c2d_resume(struct mqtt_conn *c);
+/* The connection became ACTIVE or took the desired subscription: a persistent session
+ * whose desired properties changed while it was away gets them whole (handle_twin.c). */
+void mqtt_twin_resume(struct mqtt_conn *c);
 /* The connection is closing: unsettled deliveries go back to the queue (handle_c2d.c),
  * pending method requests are failed (handle_method.c). Free c->c2d / c->methods. */
 void mqtt_c2d_release(struct mqtt_conn *c);
 void mqtt_methods_release(struct mqtt_conn *c);
+/* The connection is ACTIVE and subscribed to methods (after CONNACK with a stored session,
+ * or on SUBSCRIBE): deliver the direct method calls waiting for the device (handle_method.c). */
+void mqtt_methods_device_ready(struct mqtt_conn *c);
 
 #endif

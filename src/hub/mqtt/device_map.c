@@ -4,15 +4,15 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/device.h"
-#include "common/strbuf.h"
 #include "hub/mqtt/conn.h"
 
-struct device_map_entry {
-    struct device_map_entry *next;
-    struct mqtt_conn *conn;
-    char device_id[DEVICE_ID_MAX + 1];
-};
+/* The chains are intrusive (mqtt_conn.map_next) and keyed by the connection's own
+ * id.device_id: a connection in the map costs no allocation. A connection is in the map
+ * from device_map_put until device_map_remove (its finalize), so the key outlives its use. */
+static const char *key_of(const struct mqtt_conn *c)
+{
+    return c->id.device_id;
+}
 
 static uint32_t hash_id(const char *s)
 {
@@ -37,14 +37,7 @@ void device_map_free(struct device_map *m)
 {
     if (!m->buckets)
         return;
-    for (size_t i = 0; i < m->nbuckets; i++) {
-        struct device_map_entry *e = m->buckets[i];
-        while (e) {
-            struct device_map_entry *next = e->next;
-            free(e);
-            e = next;
-        }
-    }
+    /* The connections are not the map's: closing them emptied it. */
     free(m->buckets);
     m->buckets = NULL;
     pthread_mutex_destroy(&m->lock);
@@ -54,15 +47,15 @@ void device_map_free(struct device_map *m)
 static void grow(struct device_map *m)
 {
     size_t n = m->nbuckets * 2;
-    struct device_map_entry **b = calloc(n, sizeof(*b));
+    struct mqtt_conn **b = calloc(n, sizeof(*b));
     if (!b)
         return;
     for (size_t i = 0; i < m->nbuckets; i++) {
-        struct device_map_entry *e = m->buckets[i];
+        struct mqtt_conn *e = m->buckets[i];
         while (e) {
-            struct device_map_entry *next = e->next;
-            size_t k = hash_id(e->device_id) & (n - 1);
-            e->next = b[k];
+            struct mqtt_conn *next = e->map_next;
+            size_t k = hash_id(key_of(e)) & (n - 1);
+            e->map_next = b[k];
             b[k] = e;
             e = next;
         }
@@ -72,11 +65,11 @@ static void grow(struct device_map *m)
     m->nbuckets = n;
 }
 
-static struct device_map_entry **find(struct device_map *m, const char *device_id)
+static struct mqtt_conn **find(struct device_map *m, const char *device_id)
 {
-    struct device_map_entry **pe = &m->buckets[hash_id(device_id) & (m->nbuckets - 1)];
-    while (*pe && strcmp((*pe)->device_id, device_id) != 0)
-        pe = &(*pe)->next;
+    struct mqtt_conn **pe = &m->buckets[hash_id(device_id) & (m->nbuckets - 1)];
+    while (*pe && strcmp(key_of(*pe), device_id) != 0)
+        pe = &(*pe)->map_next;
     return pe;
 }
 
@@ -86,22 +79,17 @@ struct mqtt_conn *device_map_put(struct device_map *m, const char *device_id,
     struct mqtt_conn *old = NULL;
     *status = 0;
     pthread_mutex_lock(&m->lock);
-    struct device_map_entry **pe = find(m, device_id);
-    if (*pe) {
-        old = (*pe)->conn;
+    struct mqtt_conn **pe = find(m, device_id);
+    if (*pe) { /* the newer connection takes the older one's place in the chain */
+        old = *pe;
         mqtt_conn_ref(old);
-        (*pe)->conn = conn;
+        conn->map_next = old->map_next;
+        old->map_next = NULL;
+        *pe = conn;
         goto out;
     }
-    struct device_map_entry *e = malloc(sizeof(*e));
-    if (!e) {
-        *status = -1;
-        goto out;
-    }
-    str_copy(e->device_id, sizeof(e->device_id), device_id);
-    e->conn = conn;
-    e->next = NULL;
-    *pe = e;
+    conn->map_next = NULL;
+    *pe = conn;
     if (++m->count > m->nbuckets)
         grow(m);
 out:
@@ -113,11 +101,10 @@ bool device_map_remove(struct device_map *m, const char *device_id, struct mqtt_
 {
     bool removed = false;
     pthread_mutex_lock(&m->lock);
-    struct device_map_entry **pe = find(m, device_id);
-    if (*pe && (*pe)->conn == conn) {
-        struct device_map_entry *e = *pe;
-        *pe = e->next;
-        free(e);
+    struct mqtt_conn **pe = find(m, device_id);
+    if (*pe == conn) {
+        *pe = conn->map_next;
+        conn->map_next = NULL;
         m->count--;
         removed = true;
     }
@@ -128,8 +115,7 @@ bool device_map_remove(struct device_map *m, const char *device_id, struct mqtt_
 struct mqtt_conn *device_map_get(struct device_map *m, const char *device_id)
 {
     pthread_mutex_lock(&m->lock);
-    struct device_map_entry **pe = find(m, device_id);
-    struct mqtt_conn *conn = *pe ? (*pe)->conn : NULL;
+    struct mqtt_conn *conn = *find(m, device_id);
     if (conn)
         mqtt_conn_ref(conn);
     pthread_mutex_unlock(&m->lock);

@@ -9,20 +9,20 @@
 #include <stddef.h>
 
 struct mqtt_conn;
-struct device_map_entry;
 
 struct device_map {
     pthread_mutex_t lock;
-    struct device_map_entry **buckets;
-    size_t nbuckets; /* power of two */
+    struct mqtt_conn **buckets; /* chained through mqtt_conn.map_next */
+    size_t nbuckets;            /* power of two */
     size_t count;
 };
 
 int device_map_init(struct device_map *m);
 void device_map_free(struct device_map *m);
 
-/* Makes conn the device's connection. Returns the connection it replaced (with a reference
- * taken for the caller), or NULL. -1 in *status when out of memory. */
+/* Makes conn the device's connection; device_id must be conn->id.device_id (the map keys
+ * on it, without a copy). Returns the connection it replaced (with a reference taken for
+ * the caller), or NULL. *status is 0 (the map allocates nothing per connection). */
 struct mqtt_conn *device_map_put(struct device_map *m, const char *device_id,
                                  struct mqtt_conn *conn, int *status);
 /* Removes the entry when it still points at conn; false when a newer connection of the

@@ -1,7 +1,6 @@
 /* CONNECT: identity, authentication, session, one connection per device (spec 2.2-2.5).
  * Every authentication failure answers CONNACK 5 (the SDKs decide whether to retry from
  * the code), then the socket closes. */
-#include <event2/bufferevent_ssl.h>
 #include <openssl/ssl.h>
 #include <stdio.h>
 #include <string.h>
@@ -13,13 +12,14 @@
 #include "hub/mqtt/conn.h"
 #include "hub/mqtt/endpoint.h"
 #include "hub/presence.h"
+#include "hub/throttle.h"
 #include "store/eventlog.h"
 
 static int refuse(struct mqtt_conn *c, uint8_t code, const char *client_id, const char *reason)
 {
     char quoted[512];
-    log_info("mqtt connect refused", "device=%s peer=%s connack=%u reason=%s", client_id, c->peer,
-             code, log_quote(reason, quoted, sizeof(quoted)));
+    log_info("mqtt connect refused", "device=%s peer=%s connack=%u reason=%s", client_id,
+             mqtt_conn_peer(c), code, log_quote(reason, quoted, sizeof(quoted)));
     uint8_t ack[4];
     mqtt_conn_send(c, ack, mqtt_encode_connack(ack, sizeof(ack), false, code));
     mqtt_conn_close_after_flush(c, "connect refused");
@@ -35,7 +35,7 @@ static bool authenticate(struct mqtt_conn *c, const struct mqtt_connect *p, cons
                                time_now_ms() / 1000, &c->id, reason, cap);
     X509 *cert = NULL;
     if (c->tls) {
-        SSL *ssl = bufferevent_openssl_get_ssl(c->bev);
+        SSL *ssl = mqtt_conn_ssl(c);
         cert = ssl ? SSL_get1_peer_certificate(ssl) : NULL;
     }
     bool ok = device_auth_x509(hub, client_id, cert, &c->id, reason, cap);
@@ -75,6 +75,14 @@ int mqtt_handle_connect(struct mqtt_conn *c, const struct mqtt_connect *p)
         return refuse(c, MQTT_CONNACK_NOT_AUTHORIZED, client_id, reason);
     if (!authenticate(c, p, client_id, reason, sizeof(reason)))
         return refuse(c, MQTT_CONNACK_NOT_AUTHORIZED, client_id, reason);
+    /* Counted once authenticated, so that a flood of bad credentials (answered 5 anyway)
+     * cannot use up the rate of real devices. 3 is what the SDKs retry (spec 2.3). */
+    struct hub_throttle *throttle = ep->hub->throttle;
+    if (throttle && !throttle_try_shared(&throttle->connects_hub, &throttle->connects_hub_tat,
+                                         throttle_now_ns()))
+        return refuse(c, MQTT_CONNACK_UNAVAILABLE, client_id,
+                      "throttled: more new device connections per second than "
+                      "--throttle-connects-per-hub allows; the device retries");
 
     int64_t keepalive_s = p->keepalive ? p->keepalive : MQTT_KEEPALIVE_CAP_S;
     c->keepalive_ms = keepalive_s * 1500;
@@ -104,9 +112,11 @@ int mqtt_handle_connect(struct mqtt_conn *c, const struct mqtt_connect *p)
                    mqtt_encode_connack(ack, sizeof(ack), session_present, MQTT_CONNACK_ACCEPTED));
     mqtt_conn_schedule_timer(c);
     mqtt_c2d_resume(c);
+    mqtt_twin_resume(c);
+    mqtt_methods_device_ready(c);
     log_info("mqtt device connected",
              "device=%s peer=%s tls=%s clean_session=%d keepalive_s=%d session_present=%d",
-             c->id.device_id, c->peer, c->tls ? "yes" : "no", c->clean_session, p->keepalive,
-             session_present);
+             c->id.device_id, mqtt_conn_peer(c), c->tls ? "yes" : "no", c->clean_session,
+             p->keepalive, session_present);
     return 0;
 }

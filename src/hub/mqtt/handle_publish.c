@@ -1,15 +1,19 @@
 /* PUBLISH from a device: telemetry into the event log (spec 2.7). A QoS 1 PUBACK is sent
  * only when the log reports the record on disk. */
+#include <event2/event.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/isotime.h"
 #include "common/log.h"
 #include "hub/hub.h"
 #include "hub/mqtt/conn.h"
 #include "hub/mqtt/endpoint.h"
 #include "hub/mqtt/topics.h"
 #include "hub/net/threads.h"
+#include "hub/throttle.h"
 #include "mqtt/propbag.h"
 #include "store/eventlog.h"
 
@@ -124,6 +128,81 @@ static void on_appended(void *ctx, int status, uint64_t seq, uint64_t offset, in
     }
 }
 
+/* QoS 0 messages the log refused (a full append queue under a flood): logged at most once a
+ * second over the hub, with the count since the last line, so that a flood of messages does
+ * not become a flood of log lines. */
+static atomic_llong qos0_dropped;
+static atomic_llong qos0_drop_logged_ms;
+
+static void note_qos0_drop(const struct mqtt_conn *c, int status)
+{
+    atomic_fetch_add(&qos0_dropped, 1);
+    long long now = time_now_ms(), last = atomic_load(&qos0_drop_logged_ms);
+    if (now - last < 1000 || !atomic_compare_exchange_strong(&qos0_drop_logged_ms, &last, now))
+        return;
+    log_warn("QoS 0 telemetry dropped", "device=%s reason=\"%s\" dropped_since_last_line=%lld",
+             c->id.device_id, eventlog_strerror(status), atomic_exchange(&qos0_dropped, 0));
+}
+
+/* The longest the D2C throttle holds a device back; a longer backlog closes the connection
+ * (the device resends), as the hosted service does when traffic shaping cannot absorb it. */
+#define THROTTLE_WAIT_MAX_MS 10000
+
+/* The throttle's pause is over: read the device again (unless the in-flight bound still
+ * holds reading back: then the log's completions resume it). */
+static void throttle_resume(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    struct mqtt_conn *c = arg;
+    c->throttle_paused = false;
+    c->last_inbound_ms = time_now_ms(); /* PINGREQs may have waited unread */
+    mqtt_conn_update_flow(c);
+}
+
+/* Stops reading the device for wait_ns: its next PUBLISHes (and so their PUBACKs) wait in
+ * the socket, nothing is dropped. */
+static void throttle_pause(struct mqtt_conn *c, int64_t wait_ns)
+{
+    if (c->state != CONN_ACTIVE || c->finalized)
+        return;
+    if (!c->throttle_timer)
+        c->throttle_timer = evtimer_new(c->mt->thread->base, throttle_resume, c);
+    if (!c->throttle_timer)
+        return; /* out of memory: this message goes unthrottled */
+    struct timeval tv = {(time_t)(wait_ns / 1000000000),
+                         (suseconds_t)(wait_ns % 1000000000 / 1000)};
+    c->throttle_paused = true;
+    /* The keep-alive clock restarts: the device cannot be heard while we do not read. */
+    c->last_inbound_ms = time_now_ms();
+    mqtt_conn_pause_reading(c);
+    evtimer_add(c->throttle_timer, &tv);
+}
+
+/* Charges one message to the device's and the hub's D2C buckets. Returns how long to hold
+ * the device back before its next message (ns; 0 = under the rates), or -1 after closing
+ * the connection when the hub's backlog is longer than a pause may be. */
+static int64_t throttle_d2c(struct mqtt_conn *c)
+{
+    struct hub_throttle *t = c->mt->ep->hub->throttle;
+    if (!t || (!throttle_rate_on(&t->d2c_device) && !throttle_rate_on(&t->d2c_hub)))
+        return 0;
+    /* A pause may last half the keep-alive at most: PINGREQs wait unread meanwhile. */
+    int64_t cap_ms =
+        c->keepalive_ms / 2 < THROTTLE_WAIT_MAX_MS ? c->keepalive_ms / 2 : THROTTLE_WAIT_MAX_MS;
+    int64_t cap = cap_ms * 1000000, now = throttle_now_ns();
+    int64_t dev = throttle_take(&t->d2c_device, &c->throttle_tat_ns, now, cap);
+    int64_t hub = dev < 0 ? -1 : throttle_take_shared(&t->d2c_hub, &t->d2c_hub_tat, now, cap);
+    if (dev < 0 || hub < 0) {
+        log_warn("telemetry throttled: closing so that the device resends later",
+                 "device=%s max_wait_ms=%lld", c->id.device_id, (long long)cap_ms);
+        mqtt_conn_close(c, "throttled: the device-to-cloud rate is exceeded by more than a "
+                           "pause may absorb");
+        return -1;
+    }
+    return dev > hub ? dev : hub;
+}
+
 static int store_telemetry(struct mqtt_conn *c, const struct mqtt_publish *p, const char *bag,
                            size_t bag_len)
 {
@@ -170,12 +249,17 @@ static int store_telemetry(struct mqtt_conn *c, const struct mqtt_publish *p, co
         mqtt_conn_close(c, "message larger than 256 KiB (body and properties)");
         return -1;
     }
+    /* Over a throttle's rate the message is still stored; the device's next ones wait. */
+    int64_t throttle_wait_ns = throttle_d2c(c);
+    if (throttle_wait_ns < 0)
+        return -1;
     struct eventlog_message msg = {sys, nsys, app, napp, p->payload, p->payload_len};
     if (p->qos == 0) {
         int rc = eventlog_append(hub->eventlog, c->partition, &msg, NULL, NULL);
         if (rc != EVENTLOG_OK)
-            log_warn("QoS 0 telemetry dropped", "device=%s reason=\"%s\"", c->id.device_id,
-                     eventlog_strerror(rc));
+            note_qos0_drop(c, rc);
+        if (throttle_wait_ns > 0)
+            throttle_pause(c, throttle_wait_ns);
         return 0;
     }
     if (ring_push(c, p->packet_id) != 0) {
@@ -196,6 +280,8 @@ static int store_telemetry(struct mqtt_conn *c, const struct mqtt_publish *p, co
         return -1;
     }
     mqtt_conn_update_flow(c);
+    if (throttle_wait_ns > 0)
+        throttle_pause(c, throttle_wait_ns);
     return 0;
 }
 

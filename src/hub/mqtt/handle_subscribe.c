@@ -35,8 +35,13 @@ int mqtt_handle_subscribe(struct mqtt_conn *c, const struct mqtt_list *p)
         uint32_t sub = topic_subscription_of(filter.ptr, filter.len, c->id.device_id);
         if (sub) {
             uint8_t max = topic_subscription_max_qos(sub);
-            codes[n++] = qos < max ? qos : max;
+            codes[n] = qos < max ? qos : max;
             c->subscriptions |= sub;
+            if (sub == SUB_C2D && codes[n] == 0)
+                c->subscriptions |= SUB_C2D_QOS0;
+            else if (sub == SUB_C2D)
+                c->subscriptions &= ~SUB_C2D_QOS0;
+            n++;
         } else {
             codes[n++] = 0x80;
             log_info("mqtt subscription refused", "device=%s filter=\"%.*s\"", c->id.device_id,
@@ -48,6 +53,10 @@ int mqtt_handle_subscribe(struct mqtt_conn *c, const struct mqtt_list *p)
     store_session(c, before);
     if ((c->subscriptions & SUB_C2D) && !(before & SUB_C2D))
         mqtt_c2d_resume(c);
+    if ((c->subscriptions & SUB_TWIN_DESIRED) && !(before & SUB_TWIN_DESIRED))
+        mqtt_twin_resume(c);
+    if ((c->subscriptions & SUB_METHODS) && !(before & SUB_METHODS))
+        mqtt_methods_device_ready(c);
     return 0;
 }
 
@@ -56,8 +65,10 @@ int mqtt_handle_unsubscribe(struct mqtt_conn *c, const struct mqtt_list *p)
     size_t pos = 0;
     struct mqtt_str filter;
     uint32_t before = c->subscriptions;
-    while (mqtt_unsubscribe_next(p, &pos, &filter))
-        c->subscriptions &= ~topic_subscription_of(filter.ptr, filter.len, c->id.device_id);
+    while (mqtt_unsubscribe_next(p, &pos, &filter)) {
+        uint32_t sub = topic_subscription_of(filter.ptr, filter.len, c->id.device_id);
+        c->subscriptions &= ~(sub == SUB_C2D ? SUB_C2D | SUB_C2D_QOS0 : sub);
+    }
     uint8_t out[4];
     mqtt_conn_send(c, out, mqtt_encode_ack(out, sizeof(out), MQTT_UNSUBACK, p->packet_id));
     store_session(c, before);

@@ -12,6 +12,7 @@ enum mqtt_subscription {
     SUB_METHODS = 1u << 1,        /* $iothub/methods/POST/# */
     SUB_TWIN_RESPONSES = 1u << 2, /* $iothub/twin/res/# */
     SUB_TWIN_DESIRED = 1u << 3,   /* $iothub/twin/PATCH/properties/desired/# */
+    SUB_C2D_QOS0 = 1u << 4,       /* with SUB_C2D: granted QoS 0 (complete when written) */
 };
 
 /* The subscription a filter names for this device, or 0 when the device may not take it. */

@@ -50,21 +50,38 @@ int mailbox_init(struct mailbox *mb, struct event_base *base)
     return 0;
 }
 
+/* The mutex stays valid (the struct outlives this) so that a late post fails cleanly. */
 void mailbox_free(struct mailbox *mb)
 {
     if (!mb->wake)
         return;
     drain(mb);
-    event_free(mb->wake);
-    mb->wake = NULL;
+    pthread_mutex_lock(&mb->lock);
+    mb->closed = true;
     free(mb->items);
     free(mb->spare);
-    pthread_mutex_destroy(&mb->lock);
+    mb->items = mb->spare = NULL;
+    mb->count = mb->cap = mb->spare_cap = 0;
+    pthread_mutex_unlock(&mb->lock);
+    event_free(mb->wake);
+    mb->wake = NULL;
+}
+
+bool mailbox_pending(struct mailbox *mb)
+{
+    pthread_mutex_lock(&mb->lock);
+    bool pending = mb->count > 0 && !mb->closed;
+    pthread_mutex_unlock(&mb->lock);
+    return pending;
 }
 
 int mailbox_post(struct mailbox *mb, const struct mail *m)
 {
     pthread_mutex_lock(&mb->lock);
+    if (mb->closed) {
+        pthread_mutex_unlock(&mb->lock);
+        return -1;
+    }
     if (mb->count == mb->cap) {
         size_t cap = mb->cap ? mb->cap * 2 : 64;
         struct mail *grown = realloc(mb->items, cap * sizeof(*grown));

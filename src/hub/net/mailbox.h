@@ -27,13 +27,17 @@ struct mailbox {
     struct mail *spare; /* the drained array, reused */
     size_t spare_cap;
     bool wake_pending;
+    bool closed; /* freed: posts fail (teardown, after every thread stopped) */
     struct event *wake;
 };
 
 int mailbox_init(struct mailbox *mb, struct event_base *base);
 /* Runs whatever is still posted, then frees. */
 void mailbox_free(struct mailbox *mb);
-/* From any thread. Returns 0, or -1 when out of memory (nothing posted). */
+/* From any thread. Returns 0, or -1 when out of memory or the mailbox is freed (nothing
+ * posted). */
 int mailbox_post(struct mailbox *mb, const struct mail *m);
+/* True when mail waits to be run. */
+bool mailbox_pending(struct mailbox *mb);
 
 #endif

@@ -92,19 +92,35 @@ void net_threads_free(struct hub *hub)
     if (!hub->threads)
         return;
     net_threads_stop(hub);
+    /* The loops have stopped: tear down here, in dependency order, in phases across all
+     * threads, because closing a connection on one thread may post mail to another
+     * (a method call waiting on a REST thread, a device connection elsewhere). */
     for (int i = 0; i < hub->thread_count; i++) {
         struct net_thread *t = &hub->threads[i];
-        /* The loops have stopped: tear down here, in dependency order. */
         if (t->mqtt)
             mqtt_thread_detach(t);
         if (t->amqp)
             amqp_thread_detach(t);
-        if (t->http)
+        if (t->http) {
             evhttp_free(t->http);
-        /* Freed bufferevents finish in deferred callbacks that hold the last reference to
-         * their SSL and buffers; event_base_free would drop them unrun (and leak). */
-        for (int k = 0; k < 8; k++)
-            event_base_loop(t->base, EVLOOP_NONBLOCK);
+            t->http = NULL;
+        }
+    }
+    /* Freed bufferevents finish in deferred callbacks that hold the last reference to
+     * their SSL and buffers; event_base_free would drop them unrun (and leak). Mail run
+     * here may post more mail to any thread: repeat until every mailbox is empty. */
+    for (int round = 0; round < 8; round++) {
+        for (int i = 0; i < hub->thread_count; i++)
+            for (int k = 0; k < 8 && hub->threads[i].base; k++)
+                event_base_loop(hub->threads[i].base, EVLOOP_NONBLOCK);
+        bool pending = false;
+        for (int i = 0; i < hub->thread_count; i++)
+            pending |= mailbox_pending(&hub->threads[i].mailbox);
+        if (!pending)
+            break;
+    }
+    for (int i = 0; i < hub->thread_count; i++) {
+        struct net_thread *t = &hub->threads[i];
         mailbox_free(&t->mailbox);
         if (t->stop)
             event_free(t->stop);

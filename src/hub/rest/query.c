@@ -1,5 +1,6 @@
 /* POST /devices/query (spec 3.7). For now the language is `SELECT * FROM devices`; the
- * answer is a page of twin documents, with x-ms-continuation only when more exist. */
+ * answer is a page of twin documents (twin_json.h), with x-ms-continuation only when more
+ * exist. */
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -7,10 +8,10 @@
 #include <strings.h>
 
 #include "common/base64.h"
-#include "common/device_json.h"
-#include "common/isotime.h"
 #include "hub/hub.h"
 #include "hub/rest/handlers.h"
+#include "hub/twin_json.h"
+#include "store/twin_store.h"
 
 #define QUERY_BODY_MAX     (8 * 1024)
 #define QUERY_PAGE_DEFAULT 100
@@ -37,29 +38,19 @@ static bool is_select_all_devices(const char *q)
     return *p == '\0';
 }
 
-/* The twin document of a device that has no twin properties yet (twins arrive with their
- * own issue): identity members plus empty desired and reported sections. */
-static json_t *twin_of(const struct device *dev)
+/* The twin document of a device: identity members plus its stored twin (tags and
+ * properties; the empty twin when nothing was written yet). *gone is set when the device
+ * was deleted after the listing. NULL when it is gone or cannot be read. */
+static json_t *twin_of(struct registry *reg, const struct device *dev, bool *gone)
 {
-    char status_time[ISOTIME_SIZE], activity[ISOTIME_SIZE], stamp[ISOTIME_SIZE];
-    isotime_format(dev->status_updated_ms, status_time, sizeof(status_time));
-    isotime_format(dev->last_activity_ms, activity, sizeof(activity));
-    isotime_format(dev->status_updated_ms ? dev->status_updated_ms : 0, stamp, sizeof(stamp));
-    json_t *section =
-        json_pack("{s:{s:s}, s:i}", "$metadata", "$lastUpdated", stamp, "$version", 1);
-    return json_pack(
-        "{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:s, s:{s:o, s:o}, s:i, s:{s:o, s:o}, "
-        "s:{s:b}}",
-        "deviceId", dev->device_id, "etag", "AAAAAAAAAAE=", "deviceEtag", dev->etag, "status",
-        dev->enabled ? "enabled" : "disabled", "statusUpdateTime", status_time, "connectionState",
-        dev->connected ? "Connected" : "Disconnected", "lastActivityTime", activity,
-        "cloudToDeviceMessageCount", (json_int_t)dev->c2d_message_count, "authenticationType",
-        device_auth_type_name(dev->auth_type), "x509Thumbprint", "primaryThumbprint",
-        dev->primary_thumbprint[0] ? json_string(dev->primary_thumbprint) : json_null(),
-        "secondaryThumbprint",
-        dev->secondary_thumbprint[0] ? json_string(dev->secondary_thumbprint) : json_null(),
-        "version", 1, "properties", "desired", json_deep_copy(section), "reported", section,
-        "capabilities", "iotEdge", dev->iot_edge);
+    struct twin_doc doc;
+    int rc = twin_store_get(reg, dev->device_id, &doc);
+    *gone = rc == REG_NOT_FOUND;
+    if (rc != REG_OK)
+        return NULL;
+    json_t *twin = twin_json(dev, &doc);
+    twin_doc_free(&doc);
+    return twin;
 }
 
 /* Continuation tokens are opaque to clients: base64 of the decimal index of the next row. */
@@ -121,11 +112,16 @@ void rest_devices_query(struct rest_request *r)
     }
     json_t *arr = json_array();
     size_t end = (size_t)start + (size_t)page < count ? (size_t)start + (size_t)page : count;
-    for (size_t i = (size_t)start; arr && i < end; i++)
-        if (json_array_append_new(arr, twin_of(&devs[i])) != 0) {
+    for (size_t i = (size_t)start; arr && i < end; i++) {
+        bool gone = false;
+        json_t *twin = twin_of(r->hub->registry, &devs[i], &gone);
+        if (!twin && gone)
+            continue;
+        if (json_array_append_new(arr, twin) != 0) {
             json_decref(arr);
             arr = NULL;
         }
+    }
     free(devs);
     if (!arr) {
         rest_reply_error(r, ERR_SERVER, "out of memory answering the query");

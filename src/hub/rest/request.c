@@ -10,6 +10,8 @@
 
 #include "common/log.h"
 #include "common/random.h"
+#include "hub/hub.h"
+#include "hub/net/threads.h"
 
 const char *rest_header(const struct rest_request *r, const char *name)
 {
@@ -104,8 +106,12 @@ static const char *reason_phrase(int status)
         return "Precondition Failed";
     case 413:
         return "Payload Too Large";
+    case 502:
+        return "Bad Gateway";
     case 503:
         return "Service Unavailable";
+    case 504:
+        return "Gateway Timeout";
     default:
         return "Internal Server Error";
     }
@@ -147,4 +153,28 @@ void rest_reply_error(struct rest_request *r, enum hub_error code, const char *f
     log_emit(status >= 500 ? LOG_ERROR : LOG_INFO, "rest request refused",
              "method=%s path=%s status=%d code=%s reason=%s", r->method_name, r->path, status,
              hub_error_name(code), log_quote(text, quoted, sizeof(quoted)));
+}
+
+struct rest_request *rest_request_keep(const struct rest_request *r)
+{
+    struct rest_request *kept = malloc(sizeof(*kept));
+    if (!kept)
+        return NULL;
+    *kept = *r;
+    for (size_t i = 0; i < r->segment_count; i++)
+        kept->segments[i] = kept->segment_store + (r->segments[i] - r->segment_store);
+    kept->query = NULL;
+    kept->body = NULL;
+    kept->body_len = 0;
+    return kept;
+}
+
+struct net_thread *rest_request_thread(const struct rest_request *r)
+{
+    struct evhttp_connection *evcon = evhttp_request_get_connection(r->req);
+    struct event_base *base = evcon ? evhttp_connection_get_base(evcon) : NULL;
+    for (int i = 0; base && i < r->hub->thread_count; i++)
+        if (r->hub->threads[i].base == base)
+            return &r->hub->threads[i];
+    return NULL;
 }

@@ -13,6 +13,7 @@
 #define REST_PATH_MAX     2048
 
 struct hub;
+struct net_thread;
 
 struct rest_request {
     struct evhttp_request *req;
@@ -44,5 +45,13 @@ void rest_reply_no_content(struct rest_request *r);
  * must not hold ';' (Node splits on it); any ';' is replaced by ','. */
 void rest_reply_error(struct rest_request *r, enum hub_error code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+
+/* Replying later, from another callback of the same network thread (direct methods): a
+ * heap copy of r that outlives the handler, without body and query (they die with the
+ * handler's view of the request). The caller frees it with free() after its one reply, or
+ * without replying when evhttp has freed the request (see evhttp_connection_set_closecb). */
+struct rest_request *rest_request_keep(const struct rest_request *r);
+/* The network thread serving r (its base and mailbox), or NULL. */
+struct net_thread *rest_request_thread(const struct rest_request *r);
 
 #endif

@@ -42,6 +42,8 @@ int rest_server_attach(struct net_thread *t, char *err, size_t errlen)
                                             EVHTTP_REQ_DELETE | EVHTTP_REQ_PATCH | EVHTTP_REQ_HEAD);
     evhttp_set_max_body_size(t->http, REST_MAX_BODY);
     evhttp_set_max_headers_size(t->http, REST_MAX_HEADERS);
+    /* Runs only while evhttp reads or writes: a request waiting for a direct method's
+     * answer (up to 600 s) has reading disabled and is not cut short by it. */
     evhttp_set_timeout(t->http, REST_IDLE_TIMEOUT_S);
     evhttp_set_bevcb(t->http, tls_bufferevent, hub);
     evhttp_set_gencb(t->http, rest_dispatch, t);

@@ -21,6 +21,8 @@ static int fix_tail(struct el_part *p, uint64_t committed)
     if (rc == 0)
         rc = io_datasync(p->seg_fd);
     p->dirty_tail = rc != 0;
+    if (rc == 0)
+        p->file_size = committed; /* the preallocated zeros went too (zero_tail.c) */
     if (rc != 0)
         log_error("event log cannot cut a failed batch", "dir=%s error=\"%s\"", p->dir,
                   strerror(-rc));
@@ -148,6 +150,8 @@ static int write_chunk(struct el_part *p, struct el_req **cursor, int64_t ms)
         fix_tail(p, act.size);
         return rc;
     }
+    if (size > p->file_size)
+        p->file_size = size;
     publish(p, size, n, last_pos, last_offset, ms);
     append_index(p);
     *cursor = r;
@@ -205,4 +209,5 @@ void commit_batch(struct el_part *p, struct el_req *batch)
     pthread_mutex_unlock(&p->qlock);
     if (cursor != batch)
         wake_readers(p);
+    zero_tail_extend(p); /* after the completions: it never delays them */
 }

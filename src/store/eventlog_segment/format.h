@@ -49,6 +49,12 @@
 /* Memory a partition's append queue may hold before append answers EVENTLOG_ERR_BUSY. */
 #define EL_QUEUE_MAX_BYTES (64u * 1024u * 1024u)
 
+/* The preallocated tail of the active segment (zero_tail.c): in EVENTLOG_FSYNC mode the
+ * writer keeps zeros written and synced up to EL_ZERO_AHEAD bytes past the committed end,
+ * topping them up once fewer than EL_ZERO_LOW remain. */
+#define EL_ZERO_AHEAD (1024u * 1024u)
+#define EL_ZERO_LOW   (512u * 1024u)
+
 /* How often a writer applies retention when idle or busy. */
 #define EL_RETENTION_PERIOD_MS 60000
 

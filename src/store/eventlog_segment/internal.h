@@ -82,11 +82,13 @@ struct el_part {
     struct eventlog_reader *waiters;
 
     /* writer */
-    int seg_fd;        /* the active segment, O_RDWR */
-    int idx_fd;        /* its index, -1 when it could not be kept up */
-    uint64_t idx_size; /* bytes of the index file that are good */
-    bool must_roll;    /* the active segment got its trailer: next record rolls */
-    bool dirty_tail;   /* a failed batch may have left bytes past the committed end */
+    int seg_fd;         /* the active segment, O_RDWR */
+    int idx_fd;         /* its index, -1 when it could not be kept up */
+    uint64_t idx_size;  /* bytes of the index file that are good */
+    bool must_roll;     /* the active segment got its trailer: next record rolls */
+    bool dirty_tail;    /* a failed batch may have left bytes past the committed end */
+    uint64_t file_size; /* of the active segment; bytes past the committed end are zeros */
+    bool zeros_failed;  /* preallocation failed: not tried again in this segment */
     int64_t next_retention_ms;
     struct iovec *iov; /* scratch for a batch */
     size_t iov_cap;
@@ -151,6 +153,14 @@ void *writer_main(void *arg);
 void commit_batch(struct el_part *p, struct el_req *batch);
 /* Seals the active segment and starts the next one. 0 or a negative errno. */
 int roll_segment(struct el_part *p);
+/* ---- zero_tail.c ------------------------------------------------------------------ */
+/* Tops up the zeros ahead of the committed end (EVENTLOG_FSYNC only); after a commit. */
+void zero_tail_extend(struct el_part *p);
+/* Cuts the active segment to its committed end when zeros follow it (at close). */
+void zero_tail_drop(struct el_part *p);
+/* Whether fd's bytes [from, to) are all zero: 1 yes, 0 no, or a negative errno. */
+int zero_tail_check(int fd, uint64_t from, uint64_t to);
+
 /* Calls and clears every pending wake-up of p. */
 void wake_readers(struct el_part *p);
 

@@ -32,6 +32,8 @@ void el_check_partition(const struct el_part *p)
     }
     const struct el_seg *act = &p->segs[p->nsegs - 1];
     assert(p->next_seq == act->first_seq + act->count); /* 2 */
+    /* 16: the writer's file size covers the committed end (zeros, if any, lie past it). */
+    assert(p->file_size >= act->size);
     /* 12: the active index names records of the active segment, in order. */
     for (size_t i = 0; i < p->active_idx.n; i++) {
         const struct idx_entry *e = &p->active_idx.v[i];

@@ -14,7 +14,7 @@ struct fault {
     atomic_int count; /* calls left to fail; negative = until cleared */
 };
 
-static struct fault faults[2];
+static struct fault faults[IO_FAULT_OPS];
 
 void io_fault_set(enum io_fault_op op, int err, int count)
 {
@@ -24,7 +24,7 @@ void io_fault_set(enum io_fault_op op, int err, int count)
 
 void io_fault_clear(void)
 {
-    for (int i = 0; i < 2; i++) {
+    for (int i = 0; i < IO_FAULT_OPS; i++) {
         atomic_store(&faults[i].err, 0);
         atomic_store(&faults[i].count, 0);
     }
@@ -140,6 +140,41 @@ int io_datasync(int fd)
     int err = fault_take(IO_FAULT_SYNC);
     if (err)
         return -err;
+    return fdatasync(fd) == 0 ? 0 : -errno;
+}
+
+int io_write_zeros(int fd, uint64_t from, uint64_t to)
+{
+    static const uint8_t zeros[64 * 1024];
+    int err = fault_take(IO_FAULT_ZEROS);
+    if (err) {
+        /* Half of it for real, as a disk filling up does. */
+        uint64_t half = from + (to - from) / 2;
+        for (uint64_t at = from; at < half;) {
+            size_t n = half - at < sizeof(zeros) ? (size_t)(half - at) : sizeof(zeros);
+            int rc = pwrite_loop(fd, zeros, n, at);
+            if (rc != 0)
+                return rc;
+            at += n;
+        }
+        return -err;
+    }
+    struct iovec iov[16];
+    while (from < to) {
+        int cnt = 0;
+        uint64_t at = from;
+        while (cnt < 16 && at < to) {
+            size_t n = to - at < sizeof(zeros) ? (size_t)(to - at) : sizeof(zeros);
+            iov[cnt].iov_base = (void *)zeros;
+            iov[cnt].iov_len = n;
+            cnt++;
+            at += n;
+        }
+        int rc = pwritev_loop(fd, iov, cnt, from);
+        if (rc != 0)
+            return rc;
+        from = at;
+    }
     return fdatasync(fd) == 0 ? 0 : -errno;
 }
 

@@ -15,6 +15,8 @@ int io_pwrite_all(int fd, const void *buf, size_t len, uint64_t pos);
 /* Writes all iov[0..cnt) at pos, IOV_MAX entries per system call; iov is clobbered. */
 int io_pwritev_all(int fd, struct iovec *iov, int cnt, uint64_t pos);
 int io_datasync(int fd);
+/* Writes zeros over [from, to) and fdatasyncs them (the preallocated tail, zero_tail.c). */
+int io_write_zeros(int fd, uint64_t from, uint64_t to);
 /* fsync of a directory, making renames, creations and unlinks in it durable. */
 int io_fsync_dir(const char *dir);
 int io_rename(const char *from, const char *to);
@@ -35,6 +37,8 @@ int io_replace_file(const char *dir, const char *name, const void *buf, size_t l
 enum io_fault_op {
     IO_FAULT_WRITE = 0, /* io_pwrite_all, io_pwritev_all */
     IO_FAULT_SYNC = 1,  /* io_datasync, io_fsync_dir */
+    IO_FAULT_ZEROS = 2, /* io_write_zeros (apart, so write faults keep hitting records) */
+    IO_FAULT_OPS
 };
 
 /* Makes the next `count` calls of op fail with -err (count < 0: every call until cleared).

@@ -71,10 +71,15 @@ bool recovery_has_records(const char *dir)
         bool found = false;
         for (size_t k = 0; k < n && !found; k++) {
             char path[EL_PATH_MAX + 48];
+            if (seg_path(path, sizeof(path), pdir, firsts[k], ".log") != 0)
+                continue;
+            /* Any byte past the header but a preallocated zero tail (zero_tail.c). */
+            int fd = open(path, O_RDONLY | O_CLOEXEC);
             struct stat st;
-            if (seg_path(path, sizeof(path), pdir, firsts[k], ".log") == 0 &&
-                stat(path, &st) == 0 && (uint64_t)st.st_size > EL_SEG_HEADER_SIZE)
-                found = true;
+            if (fd >= 0 && fstat(fd, &st) == 0 && (uint64_t)st.st_size > EL_SEG_HEADER_SIZE)
+                found = zero_tail_check(fd, EL_SEG_HEADER_SIZE, (uint64_t)st.st_size) != 1;
+            if (fd >= 0)
+                close(fd);
         }
         free(firsts);
         if (found)
@@ -314,7 +319,7 @@ static int open_last(struct el_part *p, struct seg_open *so, char *err, size_t e
 {
     struct el_seg *seg = so->seg;
     struct idx_array arr = {0};
-    bool complete = false, changed = false;
+    bool complete = false, changed = false, quarantined = false;
     struct scan s;
     struct scan_source src = {scan_read_fd, &so->fd};
     scan_init(&s, &src, seg->size, seg->seed);
@@ -338,6 +343,7 @@ static int open_last(struct el_part *p, struct seg_open *so, char *err, size_t e
         if (rc != 0)
             goto out;
         t.torn = true;
+        quarantined = true;
     }
     if (rc != 0) {
         rc = scan_status(rc, &s, so, &t, err, errlen);
@@ -346,9 +352,19 @@ static int open_last(struct el_part *p, struct seg_open *so, char *err, size_t e
     if (arr.n != had)
         changed = true;
     if (t.torn) {
-        log_warn("event log torn tail cut",
-                 "segment=%s offset=%" PRIu64 " bytes=%" PRIu64 " reason=\"%s\"", so->path, t.end,
-                 seg->size - t.end, t.why);
+        /* Zeros from the end of the records to the end of the file are the preallocated
+         * tail (zero_tail.c): free space, cut without a warning (the writer preallocates
+         * again). Anything else is a torn tail, or damage already moved aside. */
+        int z = quarantined ? 0 : zero_tail_check(so->fd, t.end, seg->size);
+        if (z < 0) {
+            rc = fail(err, errlen, EVENTLOG_ERR_IO, "%s: cannot read at %" PRIu64 ": %s", so->path,
+                      t.end, strerror(-z));
+            goto out;
+        }
+        if (z == 0)
+            log_warn("event log torn tail cut",
+                     "segment=%s offset=%" PRIu64 " bytes=%" PRIu64 " reason=\"%s\"", so->path,
+                     t.end, seg->size - t.end, t.why);
         rc = io_truncate(so->fd, t.end);
         if (rc == 0)
             rc = io_datasync(so->fd);
@@ -359,6 +375,7 @@ static int open_last(struct el_part *p, struct seg_open *so, char *err, size_t e
         }
         seg->size = t.end;
     }
+    p->file_size = seg->size;
     uint64_t count = t.next_seq - seg->first_seq;
     fill_summary(seg, &arr, count, t.last_pos, t.last_ms);
     p->idx_fd = -1;

@@ -56,7 +56,15 @@ int roll_segment(struct el_part *p)
     struct el_seg act = p->segs[p->nsegs - 1];
     pthread_mutex_unlock(&p->state_lock);
     if (!p->must_roll) {
-        /* Durable before the next segment exists, whatever the durability mode. */
+        /* Sealed segments end with their last record (9): the preallocated zeros go. */
+        if (p->file_size != act.size || p->zeros_failed) {
+            int rc = io_truncate(p->seg_fd, act.size);
+            if (rc != 0)
+                return rc;
+            p->file_size = act.size;
+        }
+        /* Durable (the cut included) before the next segment exists, whatever the
+         * durability mode. */
         int rc = io_datasync(p->seg_fd);
         if (rc != 0)
             return rc;
@@ -97,6 +105,8 @@ int roll_segment(struct el_part *p)
     p->idx_fd = ifd;
     p->idx_size = EL_IDX_HEADER_SIZE;
     p->must_roll = false;
+    p->file_size = EL_SEG_HEADER_SIZE;
+    p->zeros_failed = false;
     if (p->log->retention_ms > 0 || p->log->retention_bytes > 0)
         p->next_retention_ms = 0; /* apply retention after this batch */
     return 0;

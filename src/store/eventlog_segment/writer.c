@@ -59,8 +59,10 @@ void *writer_main(void *arg)
                 p->next_retention_ms = now + EL_RETENTION_PERIOD_MS;
             }
         }
-        if (stop)
+        if (stop) {
+            zero_tail_drop(p); /* a cleanly closed segment ends with its last record */
             break;
+        }
     }
     return NULL;
 }

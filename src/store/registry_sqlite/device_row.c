@@ -30,7 +30,7 @@ void rs_row_to_device(sqlite3_stmt *st, struct device *out, int64_t *version)
     out->connected = sqlite3_column_int(st, 11) != 0;
     out->connection_state_updated_ms = sqlite3_column_int64(st, 12);
     out->last_activity_ms = sqlite3_column_int64(st, 13);
-    out->c2d_message_count = 0; /* the C2D queue is not part of the identity row */
+    out->c2d_message_count = sqlite3_column_int64(st, 16); /* RS_DEVICE_C2D_COUNT */
     out->iot_edge = sqlite3_column_int(st, 14) != 0;
     str_copy(out->device_scope, sizeof(out->device_scope), column_text(st, 15));
     if (version)

@@ -81,7 +81,27 @@ enum rs_stmt {
     RS_CONSUMER_GROUP_DELETE,
     RS_CONSUMER_GROUP_ALL,
     /* twins (twin_store.c) */
+    RS_TWIN_SELECT,
+    RS_TWIN_UPSERT,
     /* cloud-to-device (c2d_store.c) */
+    RS_C2D_DEVICE_EXISTS,
+    RS_C2D_COUNT,
+    RS_C2D_INSERT,
+    RS_C2D_DUE_DEVICE,
+    RS_C2D_DUE_ALL,
+    RS_C2D_NEXT,
+    RS_C2D_LOCK,
+    RS_C2D_UNLOCK,
+    RS_C2D_STATE,
+    RS_C2D_DELETE,
+    RS_C2D_NEXT_EXPIRY,
+    RS_C2D_FEEDBACK_FROM_MESSAGE,
+    RS_C2D_FEEDBACK_PURGE,
+    RS_C2D_FEEDBACK_WAITING,
+    RS_C2D_FEEDBACK_SELECT,
+    RS_C2D_FEEDBACK_LOCK,
+    RS_C2D_FEEDBACK_UNLOCK,
+    RS_C2D_FEEDBACK_DELETE,
     RS_STMT_COUNT
 };
 
@@ -93,6 +113,7 @@ struct registry {
     int64_t last_generation; /* last generationId issued, in .NET ticks */
     registry_change_fn listener;
     void *listener_ctx;
+    int64_t c2d_epoch; /* c2d_store.c: this process's delivery locks; 0 until first used */
     struct auth_cache cache;
 };
 
@@ -148,7 +169,12 @@ void rs_device_to_auth(const struct device *dev, struct device_auth *out);
 #define RS_DEVICE_COLUMNS                                                                          \
     "device_id, generation_id, version, enabled, status_reason, status_updated_ms, "               \
     "auth_type, primary_key, secondary_key, primary_thumbprint, secondary_thumbprint, "            \
-    "connected, connection_state_updated_ms, last_activity_ms, iot_edge, device_scope"
+    "connected, connection_state_updated_ms, last_activity_ms, iot_edge, "                         \
+    "device_scope, " RS_DEVICE_C2D_COUNT
+/* cloudToDeviceMessageCount: the device's unexpired queued messages (c2d_store.c). */
+#define RS_DEVICE_C2D_COUNT                                                                        \
+    "(SELECT COUNT(*) FROM c2d_messages m WHERE m.device_id = devices.device_id AND"               \
+    " m.expiry_ms > CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER))"
 void rs_row_to_device(sqlite3_stmt *st, struct device *out, int64_t *version);
 
 /* registry_sqlite.c */

@@ -67,8 +67,8 @@ const struct rs_migration rs_migrations[] = {
     {1, "devices, policies, settings", migration_001},
     {2, "mqtt sessions", migration_002},
     {3, "consumer groups", migration_003},
-    /* Reserved: 4 device twins (rs_migration_twins, twin_store.c), 5 cloud-to-device
-     * queue (rs_migration_c2d, c2d_store.c); listed here once their SQL is final. */
+    {4, "device twins", rs_migration_twins},
+    {5, "cloud-to-device queue", rs_migration_c2d},
 };
 
 const size_t rs_migration_count = sizeof(rs_migrations) / sizeof(rs_migrations[0]);

@@ -50,7 +50,66 @@ static const char *const stmt_sql[RS_STMT_COUNT] = {
     [RS_CONSUMER_GROUP_DELETE] = "DELETE FROM consumer_groups WHERE name = ?1",
     [RS_CONSUMER_GROUP_ALL] = "SELECT name FROM consumer_groups ORDER BY name",
     /* twins (twin_store.c) */
+    [RS_TWIN_SELECT] =
+        "SELECT d.created_ms, t.tags, t.desired, t.desired_metadata, t.desired_version,"
+        " t.reported, t.reported_metadata, t.reported_version, t.version, t.etag,"
+        " t.desired_delivered FROM devices d LEFT JOIN twins t ON t.device_id = d.device_id"
+        " WHERE d.device_id = ?1",
+    [RS_TWIN_UPSERT] =
+        "INSERT INTO twins (device_id, tags, desired, desired_metadata, desired_version,"
+        " reported, reported_metadata, reported_version, version, etag, desired_delivered,"
+        " updated_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"
+        " ON CONFLICT (device_id) DO UPDATE SET tags = excluded.tags,"
+        " desired = excluded.desired, desired_metadata = excluded.desired_metadata,"
+        " desired_version = excluded.desired_version, reported = excluded.reported,"
+        " reported_metadata = excluded.reported_metadata,"
+        " reported_version = excluded.reported_version, version = excluded.version,"
+        " etag = excluded.etag, desired_delivered = excluded.desired_delivered,"
+        " updated_ms = excluded.updated_ms",
     /* cloud-to-device (c2d_store.c) */
+    [RS_C2D_DEVICE_EXISTS] = "SELECT 1 FROM devices WHERE device_id = ?1",
+    [RS_C2D_COUNT] = "SELECT COUNT(*) FROM c2d_messages WHERE device_id = ?1 AND expiry_ms > ?2",
+    [RS_C2D_INSERT] =
+        "INSERT INTO c2d_messages (device_id, message_id, correlation_id, user_id, content_type,"
+        " content_encoding, ack, expiry_given, enqueued_ms, expiry_ms, app_properties, body)"
+        " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+    [RS_C2D_DUE_DEVICE] = "SELECT seq, ack, expiry_ms FROM c2d_messages WHERE device_id = ?1"
+                          " AND lock_epoch != ?2 AND (expiry_ms <= ?3 OR delivery_count >= ?4)"
+                          " ORDER BY seq LIMIT ?5",
+    /* ?1 (the device) is not used: the parameters are numbered as in RS_C2D_DUE_DEVICE. */
+    [RS_C2D_DUE_ALL] = "SELECT seq, ack, expiry_ms FROM c2d_messages WHERE lock_epoch != ?2"
+                       " AND (expiry_ms <= ?3 OR delivery_count >= ?4) ORDER BY seq LIMIT ?5",
+    [RS_C2D_NEXT] =
+        "SELECT seq, message_id, correlation_id, user_id, content_type, content_encoding, ack,"
+        " expiry_given, enqueued_ms, expiry_ms, delivery_count, app_properties, body"
+        " FROM c2d_messages WHERE device_id = ?1 AND lock_epoch != ?2 AND expiry_ms > ?3"
+        " AND delivery_count < ?4 ORDER BY seq LIMIT ?5",
+    [RS_C2D_LOCK] = "UPDATE c2d_messages SET lock_epoch = ?2, delivery_count = delivery_count + 1"
+                    " WHERE seq = ?1",
+    [RS_C2D_UNLOCK] = "UPDATE c2d_messages SET lock_epoch = 0 WHERE seq = ?1 AND lock_epoch = ?2",
+    [RS_C2D_STATE] = "SELECT ack, delivery_count FROM c2d_messages WHERE seq = ?1",
+    [RS_C2D_DELETE] = "DELETE FROM c2d_messages WHERE seq = ?1",
+    [RS_C2D_NEXT_EXPIRY] = "SELECT COALESCE(MIN(expiry_ms), 0) FROM c2d_messages"
+                           " WHERE ack IN (2, 3) AND lock_epoch != ?1",
+    [RS_C2D_FEEDBACK_FROM_MESSAGE] =
+        "INSERT INTO c2d_feedback (original_message_id, device_id, device_generation_id,"
+        " status, enqueued_ms, created_ms, expiry_ms) SELECT COALESCE(m.message_id, ''),"
+        " m.device_id, COALESCE(d.generation_id, ''), ?2, ?3, ?4, ?5 FROM c2d_messages m"
+        " LEFT JOIN devices d ON d.device_id = m.device_id WHERE m.seq = ?1",
+    [RS_C2D_FEEDBACK_PURGE] = "DELETE FROM c2d_feedback WHERE (expiry_ms <= ?1"
+                              " OR delivery_count >= ?2)"
+                              " AND NOT (lock_epoch = ?3 AND locked_until_ms > ?1)",
+    [RS_C2D_FEEDBACK_WAITING] = "SELECT COUNT(*), COALESCE(MIN(created_ms), 0) FROM c2d_feedback"
+                                " WHERE lock_epoch != ?1 OR locked_until_ms <= ?2",
+    [RS_C2D_FEEDBACK_SELECT] =
+        "SELECT id, original_message_id, device_id, device_generation_id, status, enqueued_ms"
+        " FROM c2d_feedback WHERE lock_epoch != ?1 OR locked_until_ms <= ?2 ORDER BY id"
+        " LIMIT ?3",
+    [RS_C2D_FEEDBACK_LOCK] = "UPDATE c2d_feedback SET lock_epoch = ?2, locked_until_ms = ?3,"
+                             " delivery_count = delivery_count + 1 WHERE id = ?1",
+    [RS_C2D_FEEDBACK_UNLOCK] =
+        "UPDATE c2d_feedback SET lock_epoch = 0, locked_until_ms = 0 WHERE id = ?1",
+    [RS_C2D_FEEDBACK_DELETE] = "DELETE FROM c2d_feedback WHERE id = ?1",
 };
 
 sqlite3_stmt *rs_stmt(struct registry *reg, enum rs_stmt id)

@@ -1,7 +1,8 @@
 // Starts a real iothubd for a Node interop test (inside the test's network namespace, so it
 // takes port 443 as the SDKs require) and hands back its connection string and CA file.
 'use strict';
-const { spawn, execFileSync } = require('node:child_process');
+const assert = require('node:assert/strict');
+const { spawn, spawnSync, execFileSync } = require('node:child_process');
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
@@ -59,4 +60,30 @@ async function startHub(args = []) {
   };
 }
 
-module.exports = { startHub };
+// The SDKs read NODE_EXTRA_CA_CERTS only at start-up, so each interop test file starts the hub,
+// then runs itself again as a child (IOTHUB_INTEROP_CHILD=1) with the hub's CA trusted and its
+// owner connection string in HUB_OWNER_CS (plus extraEnv); the child holds the real tests.
+// Asserts that the child ran tests and that none failed; onFailure() runs first when it failed.
+function runTestsAsChild(filename, hub, extraEnv = {}, onFailure = () => {}) {
+  const env = { ...process.env };
+  delete env.NODE_TEST_CONTEXT; // else the child thinks it runs under this runner
+  const res = spawnSync(process.execPath, ['--test', '--test-reporter=tap', filename], {
+    env: {
+      ...env,
+      IOTHUB_INTEROP_CHILD: '1',
+      NODE_EXTRA_CA_CERTS: hub.caFile,
+      HUB_OWNER_CS: hub.connectionString,
+      ...extraEnv,
+    },
+    encoding: 'utf8',
+    timeout: 240000,
+  });
+  process.stdout.write(res.stdout);
+  process.stderr.write(res.stderr);
+  if (res.status !== 0) onFailure();
+  assert.equal(res.status, 0, 'the interop tests failed');
+  assert.match(res.stdout, /# fail 0/);
+  assert.doesNotMatch(res.stdout, /# pass 0\b/);
+}
+
+module.exports = { startHub, runTestsAsChild };

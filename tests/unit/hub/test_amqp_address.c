@@ -37,7 +37,9 @@ static void test_other_and_bad(void **state)
     assert_int_equal(amqp_address_parse(NULL, &a), -1);
     assert_int_equal(amqp_address_parse("", &a), -1);
     assert_int_equal(amqp_address_parse("///", &a), -1);
-    assert_int_equal(amqp_address_parse("/messages/devicebound", &a), 0);
+    assert_int_equal(amqp_address_parse("/messages/devicebound/x", &a), 0);
+    assert_int_equal(a.kind, AMQP_ADDR_OTHER);
+    assert_int_equal(amqp_address_parse("/messages/servicebound", &a), 0);
     assert_int_equal(a.kind, AMQP_ADDR_OTHER);
     assert_int_equal(amqp_address_parse("hub/ConsumerGroups/$Default/Partitions/0/x", &a), 0);
     assert_int_equal(a.kind, AMQP_ADDR_OTHER);
@@ -49,6 +51,57 @@ static void test_other_and_bad(void **state)
     memset(longer, 'a', sizeof(longer) - 1);
     longer[sizeof(longer) - 1] = '\0';
     assert_int_equal(amqp_address_parse(longer, &a), -1);
+}
+
+/* Spec 0.3 and 7 item 16: Node and C spell the service endpoints differently. */
+static void test_service_endpoints(void **state)
+{
+    (void)state;
+    struct amqp_address a;
+    static const char *const c2d[] = {"/messages/devicebound", "messages/deviceBound",
+                                      "amqps://myhub.localhost/messages/deviceBound",
+                                      "amqps://localhost:5671/MESSAGES/DEVICEBOUND"};
+    for (size_t i = 0; i < sizeof(c2d) / sizeof(c2d[0]); i++) {
+        assert_int_equal(amqp_address_parse(c2d[i], &a), 0);
+        assert_int_equal(a.kind, AMQP_ADDR_C2D);
+    }
+    static const char *const fb[] = {"/messages/serviceBound/feedback",
+                                     "amqps://h/messages/servicebound/feedback",
+                                     "messages/ServiceBound/Feedback"};
+    for (size_t i = 0; i < sizeof(fb) / sizeof(fb[0]); i++) {
+        assert_int_equal(amqp_address_parse(fb[i], &a), 0);
+        assert_int_equal(a.kind, AMQP_ADDR_FEEDBACK);
+    }
+    assert_int_equal(amqp_address_parse("/messages/serviceBound/filenotifications", &a), 0);
+    assert_int_equal(a.kind, AMQP_ADDR_OTHER);
+}
+
+static void test_c2d_targets(void **state)
+{
+    (void)state;
+    char id[129];
+    assert_int_equal(amqp_c2d_target_parse("/devices/dev1/messages/devicebound", id, sizeof(id)),
+                     0);
+    assert_string_equal(id, "dev1");
+    assert_int_equal(amqp_c2d_target_parse("devices/dev1/messages/deviceBound", id, sizeof(id)), 0);
+    assert_int_equal(amqp_c2d_target_parse("amqps://h:5671/Devices/a%2Bb%20c/Messages/DeviceBound",
+                                           id, sizeof(id)),
+                     -1); /* a space is not a valid id character */
+    assert_int_equal(
+        amqp_c2d_target_parse("/devices/a%2Bb+c%24/messages/devicebound", id, sizeof(id)), 0);
+    assert_string_equal(id, "a+b+c$");
+    assert_int_equal(
+        amqp_c2d_target_parse("/devices/d/modules/m/messages/deviceBound", id, sizeof(id)), -2);
+    assert_int_equal(amqp_c2d_target_parse(NULL, id, sizeof(id)), -1);
+    assert_int_equal(amqp_c2d_target_parse("", id, sizeof(id)), -1);
+    assert_int_equal(amqp_c2d_target_parse("/devices//messages/devicebound", id, sizeof(id)), -1);
+    assert_int_equal(amqp_c2d_target_parse("/devices/d/messages/events", id, sizeof(id)), -1);
+    assert_int_equal(amqp_c2d_target_parse("/devices/d/messages/devicebound/x", id, sizeof(id)),
+                     -1);
+    assert_int_equal(amqp_c2d_target_parse("/devices/%zz/messages/devicebound", id, sizeof(id)),
+                     -1);
+    assert_int_equal(amqp_c2d_target_parse("/devices/a%00b/messages/devicebound", id, sizeof(id)),
+                     -1);
 }
 
 static void test_partition_ids(void **state)
@@ -73,6 +126,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_forms),
         cmocka_unit_test(test_other_and_bad),
+        cmocka_unit_test(test_service_endpoints),
+        cmocka_unit_test(test_c2d_targets),
         cmocka_unit_test(test_partition_ids),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -11,6 +11,7 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 #include <string.h>
 
 #include "store/registry.h"
@@ -65,6 +66,7 @@ static int teardown(void **state)
 static void reopen(struct fixture *f)
 {
     registry_close(f->reg);
+    f->reg = NULL; /* a failed open must not leave teardown a closed registry */
     f->reg = open_or_die(f->path);
 }
 
@@ -192,14 +194,33 @@ static void test_persistence(void **state)
 static void test_migration_from_002(void **state)
 {
     struct fixture *f = *state;
-    char text[256];
-    assert_int_equal(sqlite3_exec(f->reg->db,
-                                  "DROP TABLE consumer_groups;"
-                                  "DELETE FROM schema_migrations WHERE version = 3;"
-                                  "PRAGMA user_version = 2",
+    char text[256], sql[128];
+    /* A database as a version-2 build left it: migrations 1 and 2 only. */
+    registry_close(f->reg);
+    f->reg = NULL;
+    const char *suffixes[] = {"", "-wal", "-shm"};
+    for (size_t i = 0; i < 3; i++) {
+        snprintf(sql, sizeof(sql), "%s%s", f->path, suffixes[i]);
+        unlink(sql);
+    }
+    sqlite3 *db = NULL;
+    assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db,
+                                  "CREATE TABLE schema_migrations (version INTEGER NOT NULL"
+                                  " PRIMARY KEY, name TEXT NOT NULL, applied_ms INTEGER NOT NULL)",
                                   NULL, NULL, NULL),
                      SQLITE_OK);
-    reopen(f);
+    for (size_t i = 0; i < 2; i++) {
+        assert_int_equal(rs_migrations[i].version, (int)i + 1);
+        assert_int_equal(sqlite3_exec(db, rs_migrations[i].sql, NULL, NULL, NULL), SQLITE_OK);
+        snprintf(sql, sizeof(sql), "INSERT INTO schema_migrations VALUES (%d, 'old', 0)",
+                 rs_migrations[i].version);
+        assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+    }
+    assert_int_equal(sqlite3_exec(db, "PRAGMA user_version = 2", NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+
+    f->reg = open_or_die(f->path); /* applies 3 and everything after it */
     assert_int_equal(registry_consumer_group_create(f->reg, "after-upgrade"), REG_OK);
     reopen(f);
     list_text(f->reg, text, sizeof(text));
