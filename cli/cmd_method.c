@@ -82,8 +82,11 @@ static int method_invoke(struct cli *cli, int argc, char **argv)
     struct hub *hub;
     json_t *reply = NULL;
     int rc = cli_hub(cli, &hub);
-    if (rc == CLI_EXIT_OK)
+    if (rc == CLI_EXIT_OK) {
+        /* The hub answers within connect + response timeout; allow for the network too. */
+        hub_set_timeout(hub, connect_timeout + timeout + 30);
         rc = hub_call(hub, "POST", path, body, NULL, &reply);
+    }
     if (rc == CLI_EXIT_OK) {
         if (!json_is_object(reply) || !json_is_integer(json_object_get(reply, "status"))) {
             fprintf(stderr, "error: the hub's answer is not {\"status\", \"payload\"}\n");

@@ -234,7 +234,7 @@ static CURLcode setup(struct http_client *c, const struct http_request *req,
     SET(CURLOPT_PATH_AS_IS, 1L); /* device ids may be "." or ".." */
     SET(CURLOPT_NOSIGNAL, 1L);
     SET(CURLOPT_CONNECTTIMEOUT, HTTP_CONNECT_TIMEOUT);
-    SET(CURLOPT_TIMEOUT, HTTP_TOTAL_TIMEOUT);
+    SET(CURLOPT_TIMEOUT, req->timeout_s > 0 ? req->timeout_s : HTTP_TOTAL_TIMEOUT);
     SET(CURLOPT_USERAGENT, HTTP_USER_AGENT);
     SET(CURLOPT_HTTPHEADER, headers);
     SET(CURLOPT_WRITEFUNCTION, on_body);

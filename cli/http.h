@@ -21,6 +21,7 @@ struct http_request {
     const char *if_match;      /* If-Match header value (quotes included), or NULL */
     const char *body;          /* JSON text sent with the JSON content type, or NULL */
     size_t body_len;
+    long timeout_s; /* the whole request, seconds; 0 = HTTP_TOTAL_TIMEOUT (120 s) */
 };
 
 /* What came back. Owned by the caller: release with http_response_release(). */

@@ -25,7 +25,13 @@ struct hub {
     struct connstr cs;
     struct http_client *http;
     char base_url[CONNSTR_VALUE_MAX + 16]; /* "https://" HostName */
+    long timeout_s;                        /* per request; 0 = the HTTP client's default */
 };
+
+void hub_set_timeout(struct hub *h, long seconds)
+{
+    h->timeout_s = seconds;
+}
 
 const char *hub_host(const struct hub *h)
 {
@@ -341,6 +347,7 @@ int hub_call(struct hub *h, const char *method, const char *path, const json_t *
         .if_match = if_match,
         .body = payload,
         .body_len = payload ? strlen(payload) : 0,
+        .timeout_s = h->timeout_s,
     };
     int hr = http_perform(h->http, &req, &resp, err, sizeof(err));
     if (hr != HTTP_OK) {

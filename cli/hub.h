@@ -37,4 +37,8 @@ int hub_path(char *out, size_t cap, const char *prefix, const char *id, const ch
 int hub_call(struct hub *h, const char *method, const char *path, const json_t *body,
              const char *etag, json_t **out);
 
+/* How long each later request may take in all, in seconds (0: the default, 120 s); for
+ * requests the hub answers late on purpose (direct methods). */
+void hub_set_timeout(struct hub *h, long seconds);
+
 #endif
