@@ -5,6 +5,7 @@ import socket
 import ssl
 import subprocess
 import sys
+import time
 import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "support"))
@@ -110,6 +111,21 @@ class Startup(unittest.TestCase):
         self.hub.start()
         self.assertEqual(self.hub.stop(sig=signal.SIGINT), 0)
         self.assertTrue(any("hub stopped" in line for line in self.hub.stderr_lines))
+
+    def test_sigterm_right_after_a_burst_of_connections(self):
+        # A burst of accepts arms a heap-trim timer on each network thread; stopping the
+        # hub within its quiet second, with the connections still open, once crashed the
+        # teardown (the timer lived in the exited thread's storage).
+        self.hub.start()
+        socks = []
+        try:
+            for _ in range(300):
+                socks.append(socket.create_connection(("localhost", 8883), timeout=10))
+            time.sleep(0.2)  # accepted by now; the trim waits for 1 s of quiet
+            self.assertEqual(self.hub.stop(), 0)
+        finally:
+            for s in socks:
+                s.close()
 
     def test_port_in_use_names_the_flag(self):
         with socket.socket(socket.AF_INET6) as blocker:

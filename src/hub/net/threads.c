@@ -10,6 +10,7 @@
 #include "hub/amqp/endpoint.h"
 #include "hub/hub.h"
 #include "hub/mqtt/endpoint.h"
+#include "hub/net/heap_trim.h"
 #include "hub/rest/server.h"
 
 static void on_stop(evutil_socket_t fd, short what, void *arg)
@@ -50,6 +51,9 @@ static void *thread_main(void *arg)
 {
     struct net_thread *t = arg;
     event_base_loop(t->base, EVLOOP_NO_EXIT_ON_EMPTY);
+    /* The trim timer lives in this thread's thread-local storage, which goes with the
+     * thread: take it out of the base, which the main thread tears down later. */
+    heap_trim_cancel();
     return NULL;
 }
 
