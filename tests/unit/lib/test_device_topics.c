@@ -1,6 +1,6 @@
 /* libiothub: the parsers of what the hub publishes to a device (lib/device_topics.c):
  * topic families, method names and request ids, twin statuses, and C2D property bags
- * decoded into messages (fixtures from /work/shared/fixtures/wire/mqtt-*.txt). */
+ * decoded into messages (fixtures: ../shared/fixtures/wire/mqtt-*.txt beside the repo). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
