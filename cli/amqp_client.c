@@ -276,39 +276,50 @@ static int cbs_put_token(struct amqp_client *c)
     return CLI_EXIT_OK;
 }
 
-static bool data_int(pn_data_t *d, int64_t *out)
+bool amqp_data_int(pn_data_t *d, int64_t *out)
 {
     switch (pn_data_type(d)) {
-    case PN_INT:
-        *out = pn_data_get_int(d);
+    case PN_UBYTE:
+        *out = pn_data_get_ubyte(d);
         return true;
-    case PN_UINT:
-        *out = pn_data_get_uint(d);
+    case PN_BYTE:
+        *out = pn_data_get_byte(d);
         return true;
-    case PN_LONG:
-        *out = pn_data_get_long(d);
-        return true;
-    case PN_ULONG:
-        *out = (int64_t)pn_data_get_ulong(d);
+    case PN_USHORT:
+        *out = pn_data_get_ushort(d);
         return true;
     case PN_SHORT:
         *out = pn_data_get_short(d);
         return true;
-    case PN_USHORT:
-        *out = pn_data_get_ushort(d);
+    case PN_UINT:
+        *out = pn_data_get_uint(d);
+        return true;
+    case PN_INT:
+        *out = pn_data_get_int(d);
+        return true;
+    case PN_ULONG:
+        *out = (int64_t)pn_data_get_ulong(d);
+        return true;
+    case PN_LONG:
+        *out = pn_data_get_long(d);
+        return true;
+    case PN_TIMESTAMP:
+        *out = pn_data_get_timestamp(d);
         return true;
     default:
         return false;
     }
 }
 
-static bool data_text(pn_data_t *d, char *out, size_t cap)
+bool amqp_data_text(pn_data_t *d, char *out, size_t cap)
 {
     pn_type_t t = pn_data_type(d);
     if (t != PN_STRING && t != PN_SYMBOL && t != PN_BINARY)
         return false;
     pn_bytes_t b = pn_data_get_bytes(d);
-    str_copy_n(out, cap, b.start, b.size < cap ? b.size : cap - 1);
+    size_t n = b.size < cap - 1 ? b.size : cap - 1;
+    memcpy(out, b.start, n);
+    out[n] = '\0';
     return true;
 }
 
@@ -318,7 +329,8 @@ static void on_cbs_reply(struct amqp_client *c, pn_message_t *msg)
     char id[128] = "";
     pn_data_t *cid = pn_message_correlation_id(msg);
     pn_data_rewind(cid);
-    if (!pn_data_next(cid) || !data_text(cid, id, sizeof(id)) || strcmp(id, c->cbs_request_id) != 0)
+    if (!pn_data_next(cid) || !amqp_data_text(cid, id, sizeof(id)) ||
+        strcmp(id, c->cbs_request_id) != 0)
         return; /* not the answer to our request */
     int64_t status = 0;
     char desc[256] = "";
@@ -331,13 +343,13 @@ static void on_cbs_reply(struct amqp_client *c, pn_message_t *msg)
             char key[64] = "";
             if (!pn_data_next(ap))
                 break;
-            data_text(ap, key, sizeof(key));
+            amqp_data_text(ap, key, sizeof(key));
             if (!pn_data_next(ap))
                 break;
             if (strcmp(key, "status-code") == 0)
-                data_int(ap, &status);
+                amqp_data_int(ap, &status);
             else if (strcmp(key, "status-description") == 0)
-                data_text(ap, desc, sizeof(desc));
+                amqp_data_text(ap, desc, sizeof(desc));
         }
         pn_data_exit(ap);
     }

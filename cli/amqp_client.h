@@ -19,6 +19,7 @@
 #include <proton/link.h>
 #include <proton/message.h>
 #include <proton/ssl.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -96,6 +97,11 @@ int amqp_tls_domain(const char *cafile, pn_ssl_domain_t **out);
 /* "name: description" of a condition ("no condition" when none), control characters replaced
  * by spaces, for messages. */
 void amqp_condition_describe(pn_condition_t *cond, char *out, size_t cap);
+/* The current node of d as an integer (any integer type, or a timestamp). */
+bool amqp_data_int(pn_data_t *d, int64_t *out);
+/* The current node of d (string, symbol or binary) copied into out, NUL-terminated and cut
+ * to fit cap (> 0). False for other types. */
+bool amqp_data_text(pn_data_t *d, char *out, size_t cap);
 
 /* Maps an AMQP error condition to a CLI exit code: unauthorized 3, not found 4, resource
  * limit 5, size and argument errors 7, anything else 1. */

@@ -227,55 +227,6 @@ static bool map_find(pn_data_t *d, const char *key)
     return false;
 }
 
-/* The current node as an integer (any integer type). */
-static bool data_int(pn_data_t *d, int64_t *out)
-{
-    switch (pn_data_type(d)) {
-    case PN_UBYTE:
-        *out = pn_data_get_ubyte(d);
-        return true;
-    case PN_BYTE:
-        *out = pn_data_get_byte(d);
-        return true;
-    case PN_USHORT:
-        *out = pn_data_get_ushort(d);
-        return true;
-    case PN_SHORT:
-        *out = pn_data_get_short(d);
-        return true;
-    case PN_UINT:
-        *out = pn_data_get_uint(d);
-        return true;
-    case PN_INT:
-        *out = pn_data_get_int(d);
-        return true;
-    case PN_ULONG:
-        *out = (int64_t)pn_data_get_ulong(d);
-        return true;
-    case PN_LONG:
-        *out = pn_data_get_long(d);
-        return true;
-    case PN_TIMESTAMP:
-        *out = pn_data_get_timestamp(d);
-        return true;
-    default:
-        return false;
-    }
-}
-
-/* Copies a string/symbol/binary node into out (NUL-terminated, cut to fit). */
-static bool data_text(pn_data_t *d, char *out, size_t cap)
-{
-    pn_type_t t = pn_data_type(d);
-    if (t != PN_STRING && t != PN_SYMBOL && t != PN_BINARY)
-        return false;
-    pn_bytes_t b = pn_data_get_bytes(d);
-    size_t n = b.size < cap - 1 ? b.size : cap - 1;
-    memcpy(out, b.start, n);
-    out[n] = '\0';
-    return true;
-}
-
 /* Bytes as a JSON string when they are UTF-8 text (jansson checks), else base64. */
 static json_t *bytes_to_json(const char *p, size_t n)
 {
@@ -357,7 +308,7 @@ static json_t *data_to_json(pn_data_t *d, int depth)
     case PN_UINT:
     case PN_INT:
     case PN_LONG:
-        data_int(d, &i);
+        amqp_data_int(d, &i);
         return json_integer((json_int_t)i);
     case PN_CHAR:
         return json_integer((json_int_t)pn_data_get_char(d));
@@ -589,9 +540,9 @@ static int64_t reply_status(pn_message_t *msg, char *desc, size_t cap)
     pn_data_t *ap = pn_message_properties(msg);
     desc[0] = '\0';
     if (map_find(ap, "status-code"))
-        data_int(ap, &status);
+        amqp_data_int(ap, &status);
     if (map_find(ap, "status-description"))
-        data_text(ap, desc, cap);
+        amqp_data_text(ap, desc, cap);
     for (char *p = desc; *p; p++)
         if ((unsigned char)*p < 0x20 || *p == 0x7f)
             *p = ' ';
@@ -602,7 +553,7 @@ static bool correlation(pn_message_t *msg, char *out, size_t cap)
 {
     pn_data_t *c = pn_message_correlation_id(msg);
     pn_data_rewind(c);
-    return pn_data_next(c) && data_text(c, out, cap);
+    return pn_data_next(c) && amqp_data_text(c, out, cap);
 }
 
 static int exit_for_status(int64_t status)
@@ -667,7 +618,7 @@ static void on_mgmt_reply(struct monitor *m, pn_message_t *msg)
         pn_data_next(body);
     for (size_t i = 0; i < n && pn_data_next(body); i++) {
         struct partition *p = &m->parts[m->nparts];
-        if (m->nparts == MAX_PARTITIONS || !data_text(body, p->id, sizeof(p->id)) || !p->id[0])
+        if (m->nparts == MAX_PARTITIONS || !amqp_data_text(body, p->id, sizeof(p->id)) || !p->id[0])
             continue;
         m->nparts++;
     }
@@ -778,17 +729,17 @@ static bool print_event(struct monitor *m, const struct partition *part, pn_mess
     int64_t seq = -1, enqueued = 0;
     pn_data_t *ann = pn_message_annotations(msg);
     if (map_find(ann, "iothub-connection-device-id"))
-        data_text(ann, device, sizeof(device));
+        amqp_data_text(ann, device, sizeof(device));
     if (m->device_filter && strcmp(device, m->device_filter) != 0)
         return false;
     if (map_find(ann, "iothub-connection-module-id"))
-        data_text(ann, module, sizeof(module));
+        amqp_data_text(ann, module, sizeof(module));
     if (map_find(ann, "x-opt-sequence-number"))
-        data_int(ann, &seq);
+        amqp_data_int(ann, &seq);
     if (map_find(ann, "x-opt-offset"))
-        data_text(ann, offset, sizeof(offset));
+        amqp_data_text(ann, offset, sizeof(offset));
     if (map_find(ann, "x-opt-enqueued-time"))
-        data_int(ann, &enqueued);
+        amqp_data_int(ann, &enqueued);
     isotime_format(enqueued, when, sizeof(when));
 
     /* The body: one data section (what the hub sends), or an AMQP value. */
