@@ -19,6 +19,7 @@
 #include "hub/hub.h"
 #include "hub/mqtt/endpoint.h"
 #include "hub/net/listener.h"
+#include "hub/net/mailbox.h"
 #include "hub/net/threads.h"
 #include "hub/presence.h"
 #include "hub/throttle.h"
@@ -157,6 +158,7 @@ static int open_eventlog(struct hub *hub, char *err, size_t errlen)
         .retention_ms = hub->cfg->retention_ms,
         .retention_bytes = hub->cfg->retention_bytes,
         .durability = hub->cfg->durability_none ? EVENTLOG_NONE : EVENTLOG_FSYNC,
+        .batch_done = mailbox_wake_deferred, /* see on_appended in mqtt/handle_publish.c */
     };
     hub->eventlog = eventlog_open(&opts, err, errlen);
     if (!hub->eventlog)

@@ -17,8 +17,9 @@
  * on disk and will survive a crash. Records of one partition complete in append order.
  *
  * Threads: append and the reader functions may be called from any thread. Completions and
- * reader wake-ups run on a writer thread: they must be quick and must not call back into the
- * log (post to your own thread instead). */
+ * reader wake-ups run on the thread that commits the batch: the partition's writer thread,
+ * or a caller of eventlog_flush(..., may_commit = true) inside that call. They must be quick
+ * and must not call back into the log (post to your own thread instead). */
 #ifndef IOTHUB_STORE_EVENTLOG_H
 #define IOTHUB_STORE_EVENTLOG_H
 
@@ -41,6 +42,10 @@ struct eventlog_options {
     uint64_t retention_bytes; /* per partition; 0 = no cap */
     uint64_t segment_bytes;   /* roll to a new segment past this; 0 = 64 MiB */
     enum eventlog_durability durability;
+    /* Optional: called on the committing thread after the completions of each batch, so that
+     * completions can post their news without waking anyone and this wakes the receiving
+     * threads once per batch instead of once per record. */
+    void (*batch_done)(void);
 };
 
 enum eventlog_status {
@@ -103,6 +108,19 @@ typedef void (*eventlog_done_fn)(void *ctx, int status, uint64_t seq, uint64_t o
  * holds 64 MiB of appends not yet completed. done may be NULL. */
 int eventlog_append(struct eventlog *log, uint32_t partition, const struct eventlog_message *msg,
                     eventlog_done_fn done, void *ctx);
+
+/* Like eventlog_append, but the partition's writer is not woken: the record waits for
+ * eventlog_flush() on that partition, which the caller must call before it waits for
+ * anything. A caller appending a burst (every PUBLISH of one socket read) makes it one batch
+ * and pays for one hand-off instead of waking the writer at the first record. */
+int eventlog_append_held(struct eventlog *log, uint32_t partition,
+                         const struct eventlog_message *msg, eventlog_done_fn done, void *ctx);
+/* Commits what waits in the partition's queue. With may_commit, when no commit of the
+ * partition is under way, the calling thread commits the queue itself (write, fdatasync,
+ * completions) before returning: no hand-off to the writer thread and back, at the price of
+ * blocking the caller for the disk. Otherwise, or when a commit is under way, it wakes the
+ * writer. */
+void eventlog_flush(struct eventlog *log, uint32_t partition, bool may_commit);
 
 struct eventlog_partition_info {
     bool empty;

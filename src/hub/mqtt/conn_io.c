@@ -210,6 +210,10 @@ static void read_socket(struct conn_io *io)
             int n = SSL_read(io->ssl, scratch + got, (int)(sizeof(scratch) - got));
             if (n > 0) {
                 got += (size_t)n;
+                /* With read-ahead, nothing buffered means the last read(2) took what had
+                 * arrived: back to the event loop rather than a read that finds nothing. */
+                if (!SSL_has_pending(io->ssl))
+                    break;
                 continue;
             }
             int err = SSL_get_error(io->ssl, n);
@@ -351,6 +355,9 @@ int conn_io_open(struct conn_io *io, struct event_base *base, int fd, SSL *ssl,
         SSL_set_accept_state(ssl);
         /* The output buffer grows (and moves) while a write waits to be retried. */
         SSL_set_mode(ssl, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+        /* One read(2) for every record that has arrived, not one for each record's header
+         * and another for its body. */
+        SSL_set_read_ahead(ssl, 1);
     }
     if (event_assign(&io->ev, base, fd, EV_READ | EV_PERSIST, on_event, io) != 0)
         goto fail;

@@ -113,7 +113,8 @@ static void appended_mail(void *obj, uint64_t arg1, int64_t arg2)
     mqtt_conn_unref(c);
 }
 
-/* On an event log writer thread. */
+/* On the thread that committed the batch: the partition's writer, or this connection's own
+ * network thread committing inline (flush_log in conn.c). */
 static void on_appended(void *ctx, int status, uint64_t seq, uint64_t offset, int64_t enqueued_ms)
 {
     (void)seq;
@@ -121,7 +122,8 @@ static void on_appended(void *ctx, int status, uint64_t seq, uint64_t offset, in
     (void)enqueued_ms;
     struct mqtt_conn *c = ctx;
     struct mail m = {appended_mail, c, (uint64_t)(int64_t)status, 0};
-    if (mailbox_post(&c->mt->thread->mailbox, &m) != 0) {
+    /* Woken by the log's batch_done (mailbox_wake_deferred): once per batch, not per record. */
+    if (mailbox_post_deferred(&c->mt->thread->mailbox, &m) != 0) {
         /* The connection cannot learn its verdict; it will never PUBACK this message and the
          * device resends after its timeout. Keep the reference: freeing here would race. */
         log_error("lost an event log completion: out of memory", "device=%s", c->id.device_id);
@@ -255,9 +257,11 @@ static int store_telemetry(struct mqtt_conn *c, const struct mqtt_publish *p, co
         return -1;
     struct eventlog_message msg = {sys, nsys, app, napp, p->payload, p->payload_len};
     if (p->qos == 0) {
-        int rc = eventlog_append(hub->eventlog, c->partition, &msg, NULL, NULL);
+        int rc = eventlog_append_held(hub->eventlog, c->partition, &msg, NULL, NULL);
         if (rc != EVENTLOG_OK)
             note_qos0_drop(c, rc);
+        else
+            c->log_held = true;
         if (throttle_wait_ns > 0)
             throttle_pause(c, throttle_wait_ns);
         return 0;
@@ -268,7 +272,7 @@ static int store_telemetry(struct mqtt_conn *c, const struct mqtt_publish *p, co
     }
     c->inflight++;
     mqtt_conn_ref(c); /* dropped by appended_mail */
-    int rc = eventlog_append(hub->eventlog, c->partition, &msg, on_appended, c);
+    int rc = eventlog_append_held(hub->eventlog, c->partition, &msg, on_appended, c);
     if (rc != EVENTLOG_OK) {
         /* Undo the push: it is the newest entry. */
         c->inflight--;
@@ -279,6 +283,7 @@ static int store_telemetry(struct mqtt_conn *c, const struct mqtt_publish *p, co
         mqtt_conn_close(c, why);
         return -1;
     }
+    c->log_held = true;
     mqtt_conn_update_flow(c);
     if (throttle_wait_ns > 0)
         throttle_pause(c, throttle_wait_ns);

@@ -75,7 +75,12 @@ bool mailbox_pending(struct mailbox *mb)
     return pending;
 }
 
-int mailbox_post(struct mailbox *mb, const struct mail *m)
+/* Mailboxes a thread posted to with mailbox_post_deferred and has yet to wake. */
+#define DEFERRED_MAX 16
+static __thread struct mailbox *deferred[DEFERRED_MAX];
+static __thread size_t ndeferred;
+
+static int post(struct mailbox *mb, const struct mail *m, bool defer)
 {
     pthread_mutex_lock(&mb->lock);
     if (mb->closed) {
@@ -96,8 +101,35 @@ int mailbox_post(struct mailbox *mb, const struct mail *m)
     bool wake = !mb->wake_pending;
     mb->wake_pending = true;
     pthread_mutex_unlock(&mb->lock);
+    if (wake && defer && ndeferred < DEFERRED_MAX) {
+        deferred[ndeferred++] = mb;
+        wake = false;
+    }
     /* event_active is thread-safe with evthread_use_pthreads(); once per burst. */
     if (wake)
         event_active(mb->wake, 0, 0);
     return 0;
+}
+
+int mailbox_post(struct mailbox *mb, const struct mail *m)
+{
+    return post(mb, m, false);
+}
+
+int mailbox_post_deferred(struct mailbox *mb, const struct mail *m)
+{
+    return post(mb, m, true);
+}
+
+void mailbox_wake_deferred(void)
+{
+    for (size_t i = 0; i < ndeferred; i++) {
+        struct mailbox *mb = deferred[i];
+        /* Under the lock: a mailbox freed since the post is closed, and its event gone. */
+        pthread_mutex_lock(&mb->lock);
+        if (!mb->closed && mb->wake)
+            event_active(mb->wake, 0, 0);
+        pthread_mutex_unlock(&mb->lock);
+    }
+    ndeferred = 0;
 }

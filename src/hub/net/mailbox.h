@@ -37,6 +37,13 @@ void mailbox_free(struct mailbox *mb);
 /* From any thread. Returns 0, or -1 when out of memory or the mailbox is freed (nothing
  * posted). */
 int mailbox_post(struct mailbox *mb, const struct mail *m);
+/* Posts like mailbox_post but leaves the wake-up to mailbox_wake_deferred() on the same
+ * thread, so that a thread posting a burst to a few mailboxes wakes each of them once, at
+ * the end, and the woken thread does not contend for the lock while the burst is posted.
+ * (At most 16 mailboxes are held back; a post to a 17th wakes it at once.) */
+int mailbox_post_deferred(struct mailbox *mb, const struct mail *m);
+/* Wakes every mailbox this thread posted to with mailbox_post_deferred since the last call. */
+void mailbox_wake_deferred(void);
 /* True when mail waits to be run. */
 bool mailbox_pending(struct mailbox *mb);
 

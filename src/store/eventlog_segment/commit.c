@@ -204,10 +204,11 @@ void commit_batch(struct el_part *p, struct el_req *batch)
         free(r);
         r = next;
     }
+    if (log->batch_done)
+        log->batch_done();
     pthread_mutex_lock(&p->qlock);
     p->qbytes -= bytes;
     pthread_mutex_unlock(&p->qlock);
     if (cursor != batch)
         wake_readers(p);
-    zero_tail_extend(p); /* after the completions: it never delays them */
 }

@@ -227,6 +227,7 @@ struct eventlog *eventlog_open(const struct eventlog_options *opts, char *err, s
     log->retention_ms = opts->retention_ms;
     log->retention_bytes = opts->retention_bytes;
     log->durability = opts->durability;
+    log->batch_done = opts->batch_done;
     log->lock_fd = take_lock(log->dir, err, errlen);
     if (log->lock_fd < 0)
         goto fail;
@@ -288,8 +289,8 @@ uint32_t eventlog_partition_count(const struct eventlog *log)
     return log->nparts;
 }
 
-int eventlog_append(struct eventlog *log, uint32_t partition, const struct eventlog_message *msg,
-                    eventlog_done_fn done, void *ctx)
+static int append(struct eventlog *log, uint32_t partition, const struct eventlog_message *msg,
+                  eventlog_done_fn done, void *ctx, bool wake_writer)
 {
     if (!log || !msg || partition >= log->nparts)
         return EVENTLOG_ERR_INVALID;
@@ -318,13 +319,61 @@ int eventlog_append(struct eventlog *log, uint32_t partition, const struct event
             p->qhead = req;
         p->qtail = req;
         p->qbytes += size;
-        if (p->writer_idle)
+        if (wake_writer && p->writer_idle)
             pthread_cond_signal(&p->qcond);
     }
     pthread_mutex_unlock(&p->qlock);
     if (rc != 0)
         free(req);
     return rc;
+}
+
+int eventlog_append(struct eventlog *log, uint32_t partition, const struct eventlog_message *msg,
+                    eventlog_done_fn done, void *ctx)
+{
+    return append(log, partition, msg, done, ctx, true);
+}
+
+int eventlog_append_held(struct eventlog *log, uint32_t partition,
+                         const struct eventlog_message *msg, eventlog_done_fn done, void *ctx)
+{
+    return append(log, partition, msg, done, ctx, false);
+}
+
+void eventlog_flush(struct eventlog *log, uint32_t partition, bool may_commit)
+{
+    if (!log || partition >= log->nparts)
+        return;
+    struct el_part *p = &log->parts[partition];
+    pthread_mutex_lock(&p->qlock);
+    /* Inline only while the writer sleeps with nothing to do: an awake writer takes the
+     * queue itself in a moment, and a commit under way must finish first (one committer at
+     * a time keeps the partition's records in append order). */
+    if (!p->qhead || !may_commit || !p->writer_idle || p->committing || p->closing) {
+        if (p->qhead && p->writer_idle)
+            pthread_cond_signal(&p->qcond);
+        pthread_mutex_unlock(&p->qlock);
+        return;
+    }
+    struct el_req *batch = p->qhead;
+    p->qhead = p->qtail = NULL;
+    p->committing = true;
+    pthread_mutex_unlock(&p->qlock);
+
+    commit_batch(p, batch);
+    /* Topping up the preallocated zeros (~1 ms per 512 KiB) is the writer's: this caller
+     * has its own work to get back to. */
+    bool zeros = zero_tail_wanted(p);
+    /* A roll in this batch makes retention due at once (roll.c). */
+    bool retention =
+        (log->retention_ms > 0 || log->retention_bytes > 0) && el_now_ms() >= p->next_retention_ms;
+
+    pthread_mutex_lock(&p->qlock);
+    p->committing = false;
+    p->zeros_wanted = p->zeros_wanted || zeros;
+    if (p->writer_idle && (p->qhead || p->closing || p->zeros_wanted || retention))
+        pthread_cond_signal(&p->qcond);
+    pthread_mutex_unlock(&p->qlock);
 }
 
 int eventlog_partition_info(struct eventlog *log, uint32_t partition,

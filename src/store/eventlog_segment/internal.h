@@ -1,16 +1,18 @@
 /* Internals of the embedded event log (segment backend), shared by its files only (and by
  * its unit tests and fuzz target).
  *
- * One struct el_part per partition, one writer thread per partition. Three locks, never
- * nested in another order than listed:
- *   qlock      the append queue, writer_idle, closing.
+ * One struct el_part per partition, one writer thread per partition. The writer role (the
+ * fields marked "writer" below, and committing a batch) is held by one thread at a time:
+ * the writer thread, or a caller of eventlog_flush() committing inline; `committing` says
+ * it is taken. Three locks, never nested in another order than listed:
+ *   qlock      the append queue, writer_idle, committing, zeros_wanted, closing.
  *   state_lock the committed state: segment summaries, the active segment's index,
  *              next_seq and the last record. Held only for memory work (and for opening a
  *              segment file by name, so retention cannot unlink it in between).
  *   wait_lock  the readers' pending wake-ups; wake-ups are called with it held.
  * qlock and state_lock are never held together; wait_lock is taken alone.
  *
- * Fields marked "writer" are touched only by the partition's writer thread (and by open
+ * Fields marked "writer" are touched only by the holder of the writer role (and by open
  * and close, when no writer runs). See docs/design/eventlog.md for the invariants. */
 #ifndef IOTHUB_STORE_EVENTLOG_SEGMENT_INTERNAL_H
 #define IOTHUB_STORE_EVENTLOG_SEGMENT_INTERNAL_H
@@ -60,9 +62,11 @@ struct el_part {
     pthread_mutex_t qlock;
     pthread_cond_t qcond;
     struct el_req *qhead, *qtail;
-    size_t qbytes;    /* frames queued or being written, bounded by EL_QUEUE_MAX_BYTES */
-    bool writer_idle; /* the writer waits on qcond: an append must signal */
-    bool closing;     /* no more appends; the writer drains and exits */
+    size_t qbytes;     /* frames queued or being written, bounded by EL_QUEUE_MAX_BYTES */
+    bool writer_idle;  /* the writer thread waits on qcond: an append must signal */
+    bool committing;   /* the writer role is taken (by the writer thread or inline) */
+    bool zeros_wanted; /* an inline commit left the preallocated tail low (zero_tail.c) */
+    bool closing;      /* no more appends; the writer drains and exits */
     pthread_t writer;
     bool writer_started;
 
@@ -102,6 +106,7 @@ struct eventlog {
     int64_t retention_ms;
     uint64_t retention_bytes;
     enum eventlog_durability durability;
+    void (*batch_done)(void);
     int lock_fd;
     struct el_part *parts;
 };
@@ -148,14 +153,16 @@ bool recovery_has_records(const char *dir);
 /* ---- writer.c, commit.c, roll.c -------------------------------------------------- */
 void *writer_main(void *arg);
 /* Writes a batch (linked through next): assigns sequence numbers, offsets and times,
- * writes and syncs, publishes the committed state, then calls every completion in order
- * and frees the requests. */
+ * writes and syncs, publishes the committed state, then calls every completion in order,
+ * frees the requests and calls the log's batch_done. The caller holds the writer role. */
 void commit_batch(struct el_part *p, struct el_req *batch);
 /* Seals the active segment and starts the next one. 0 or a negative errno. */
 int roll_segment(struct el_part *p);
 /* ---- zero_tail.c ------------------------------------------------------------------ */
 /* Tops up the zeros ahead of the committed end (EVENTLOG_FSYNC only); after a commit. */
 void zero_tail_extend(struct el_part *p);
+/* Whether zero_tail_extend would write now. */
+bool zero_tail_wanted(struct el_part *p);
 /* Cuts the active segment to its committed end when zeros follow it (at close). */
 void zero_tail_drop(struct el_part *p);
 /* Whether fd's bytes [from, to) are all zero: 1 yes, 0 no, or a negative errno. */

@@ -29,20 +29,32 @@ static uint64_t committed_end(struct el_part *p)
     return size;
 }
 
-void zero_tail_extend(struct el_part *p)
+/* The size the file should be topped up to, or 0 when it needs nothing now. */
+static uint64_t zero_target(struct el_part *p)
 {
     struct eventlog *log = p->log;
     if (log->durability != EVENTLOG_FSYNC || p->dirty_tail || p->must_roll || p->zeros_failed)
-        return;
+        return 0;
     uint64_t end = committed_end(p);
     if (p->file_size < end)
         p->file_size = end;
     if (p->file_size - end >= EL_ZERO_LOW)
-        return;
+        return 0;
     uint64_t target = end + EL_ZERO_AHEAD;
     if (target > log->segment_bytes)
         target = log->segment_bytes;
-    if (target <= p->file_size)
+    return target > p->file_size ? target : 0;
+}
+
+bool zero_tail_wanted(struct el_part *p)
+{
+    return zero_target(p) != 0;
+}
+
+void zero_tail_extend(struct el_part *p)
+{
+    uint64_t target = zero_target(p);
+    if (target == 0)
         return;
     int rc = io_write_zeros(p->seg_fd, p->file_size, target);
     if (rc != 0) {
