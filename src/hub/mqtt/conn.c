@@ -240,14 +240,13 @@ static int dispatch(struct mqtt_conn *c, const struct mqtt_packet *pkt)
     }
 }
 
-/* Parses and handles every whole packet of data; returns the bytes consumed (a partial
- * packet, or packets left while reading is paused, are kept by conn_io). */
 /* Hands what this input appended to the event log over for commit, as one batch. A device
  * alone on its network thread waiting for PUBACKs gets its batch committed here, inline:
  * the hand-off to the partition's writer thread and back costs two thread wake-ups per
- * commit (on the benchmark VM ~30 us against a ~95 us fdatasync), and with no other
- * connection on this thread, blocking it for the disk stalls nobody else. With company,
- * the writer thread commits while this thread serves the others. */
+ * commit (on the benchmark VM ~30 us against a ~95 us fdatasync), and with no other MQTT
+ * connection on this thread, blocking it for the disk stalls no other device (an AMQP or
+ * HTTPS connection on the thread waits one fdatasync at most). With company, the writer
+ * thread commits while this thread serves the others. */
 static void flush_log(struct mqtt_conn *c)
 {
     if (!c->log_held)
@@ -257,6 +256,8 @@ static void flush_log(struct mqtt_conn *c)
     eventlog_flush(c->mt->ep->hub->eventlog, c->partition, alone && c->inflight > 0);
 }
 
+/* Parses and handles every whole packet of data; returns the bytes consumed (a partial
+ * packet, or packets left while reading is paused, are kept by conn_io). */
 static size_t process_input(struct mqtt_conn *c, const uint8_t *data, size_t len)
 {
     char why[128];

@@ -350,7 +350,7 @@ void eventlog_flush(struct eventlog *log, uint32_t partition, bool may_commit)
      * queue itself in a moment, and a commit under way must finish first (one committer at
      * a time keeps the partition's records in append order). */
     if (!p->qhead || !may_commit || !p->writer_idle || p->committing || p->closing) {
-        if (p->qhead && p->writer_idle)
+        if (p->qhead && p->writer_idle && !p->committing) /* else the committer wakes it */
             pthread_cond_signal(&p->qcond);
         pthread_mutex_unlock(&p->qlock);
         return;
