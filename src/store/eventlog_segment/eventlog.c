@@ -340,16 +340,32 @@ int eventlog_append_held(struct eventlog *log, uint32_t partition,
     return append(log, partition, msg, done, ctx, false);
 }
 
+/* A caller that commits inline blocks for the disk. When one commit took longer than
+ * INLINE_SLOW_US (a slow or saturated disk: an SD card, a busy host), the partition's
+ * commits go back to its writer thread for INLINE_BACKOFF_US, so that the
+ * caller's other work (its AMQP or HTTPS connections) does not wait behind the disk. */
+#define INLINE_SLOW_US    2000
+#define INLINE_BACKOFF_US 1000000
+
+static int64_t mono_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
 void eventlog_flush(struct eventlog *log, uint32_t partition, bool may_commit)
 {
     if (!log || partition >= log->nparts)
         return;
     struct el_part *p = &log->parts[partition];
+    int64_t started = may_commit ? mono_us() : 0;
     pthread_mutex_lock(&p->qlock);
     /* Inline only while the writer sleeps with nothing to do: an awake writer takes the
      * queue itself in a moment, and a commit under way must finish first (one committer at
      * a time keeps the partition's records in append order). */
-    if (!p->qhead || !may_commit || !p->writer_idle || p->committing || p->closing) {
+    if (!p->qhead || !may_commit || !p->writer_idle || p->committing || p->closing ||
+        started < p->inline_off_until_us) {
         if (p->qhead && p->writer_idle && !p->committing) /* else the committer wakes it */
             pthread_cond_signal(&p->qcond);
         pthread_mutex_unlock(&p->qlock);
@@ -368,9 +384,13 @@ void eventlog_flush(struct eventlog *log, uint32_t partition, bool may_commit)
     bool retention =
         (log->retention_ms > 0 || log->retention_bytes > 0) && el_now_ms() >= p->next_retention_ms;
 
+    int64_t ended = mono_us();
+
     pthread_mutex_lock(&p->qlock);
     p->committing = false;
     p->zeros_wanted = p->zeros_wanted || zeros;
+    if (ended - started > INLINE_SLOW_US)
+        p->inline_off_until_us = ended + INLINE_BACKOFF_US;
     if (p->writer_idle && (p->qhead || p->closing || p->zeros_wanted || retention))
         pthread_cond_signal(&p->qcond);
     pthread_mutex_unlock(&p->qlock);

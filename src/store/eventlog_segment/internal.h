@@ -66,7 +66,9 @@ struct el_part {
     bool writer_idle;  /* the writer thread waits on qcond: an append must signal */
     bool committing;   /* the writer role is taken (by the writer thread or inline) */
     bool zeros_wanted; /* an inline commit left the preallocated tail low (zero_tail.c) */
-    bool closing;      /* no more appends; the writer drains and exits */
+    /* after a slow inline commit, none until then (CLOCK_MONOTONIC, eventlog_flush) */
+    int64_t inline_off_until_us;
+    bool closing; /* no more appends; the writer drains and exits */
     pthread_t writer;
     bool writer_started;
 

@@ -15,6 +15,12 @@ struct fault {
 };
 
 static struct fault faults[IO_FAULT_OPS];
+static atomic_uint sync_delay_us;
+
+void io_fault_sync_delay(unsigned us)
+{
+    atomic_store(&sync_delay_us, us);
+}
 
 void io_fault_set(enum io_fault_op op, int err, int count)
 {
@@ -24,6 +30,7 @@ void io_fault_set(enum io_fault_op op, int err, int count)
 
 void io_fault_clear(void)
 {
+    atomic_store(&sync_delay_us, 0);
     for (int i = 0; i < IO_FAULT_OPS; i++) {
         atomic_store(&faults[i].err, 0);
         atomic_store(&faults[i].count, 0);
@@ -140,6 +147,9 @@ int io_datasync(int fd)
     int err = fault_take(IO_FAULT_SYNC);
     if (err)
         return -err;
+    unsigned delay = atomic_load(&sync_delay_us);
+    if (delay)
+        usleep(delay);
     return fdatasync(fd) == 0 ? 0 : -errno;
 }
 

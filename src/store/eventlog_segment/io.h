@@ -45,6 +45,9 @@ enum io_fault_op {
  * A failing write first really writes half of its bytes, as a disk filling up does. Process
  * wide; meant for single-threaded test setup. */
 void io_fault_set(enum io_fault_op op, int err, int count);
+/* Makes every io_datasync take at least `us` microseconds longer (a slow disk); 0 ends it.
+ * Cleared by io_fault_clear too. */
+void io_fault_sync_delay(unsigned us);
 void io_fault_clear(void);
 
 #endif

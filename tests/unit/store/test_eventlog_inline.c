@@ -2,7 +2,7 @@
  * commit runs the batch on the calling thread, completions included, before it returns;
  * inline commits and the writer thread never overlap and keep a partition's records in
  * append order; the writer still tops up the preallocated tail and drains held records at
- * close. */
+ * close; a slow inline commit hands the next ones back to the writer. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -21,6 +21,7 @@
 
 #include "store/eventlog.h"
 #include "store/eventlog_segment/internal.h"
+#include "store/eventlog_segment/io.h"
 
 struct fixture {
     char dir[64];
@@ -69,6 +70,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     struct fixture *f = *state;
+    io_fault_clear();
     eventlog_close(f->log);
     char cmd[128];
     snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
@@ -313,6 +315,27 @@ static void test_writer_tops_up_zeros_after_inline_commits(void **state)
     assert_true(ahead);
 }
 
+/* One inline commit slower than 2 ms sends the partition's commits back to the writer
+ * thread for a while: a caller is not made to wait behind a slow disk again and again. */
+static void test_slow_inline_commit_backs_off(void **state)
+{
+    struct fixture *f = *state;
+    struct done first = {0}, second = {0};
+    io_fault_sync_delay(5000);
+    wait_writer_idle(f->log);
+    assert_int_equal(append_held(f->log, "slow", &first), EVENTLOG_OK);
+    eventlog_flush(f->log, 0, true);
+    assert_true(atomic_load(&first.called));
+    assert_true(pthread_equal(first.thread, pthread_self())); /* inline, but slow */
+    io_fault_sync_delay(0);
+    wait_writer_idle(f->log);
+    assert_int_equal(append_held(f->log, "after", &second), EVENTLOG_OK);
+    eventlog_flush(f->log, 0, true);
+    assert_true(wait_called(&second, 5000));
+    assert_int_equal(second.status, EVENTLOG_OK);
+    assert_false(pthread_equal(second.thread, pthread_self())); /* the writer's now */
+}
+
 static void test_close_drains_held_records(void **state)
 {
     struct fixture *f = *state;
@@ -335,6 +358,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_inline_and_writer_keep_order, setup, teardown),
         cmocka_unit_test_setup_teardown(test_writer_tops_up_zeros_after_inline_commits, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_slow_inline_commit_backs_off, setup, teardown),
         cmocka_unit_test_setup_teardown(test_close_drains_held_records, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
