@@ -357,11 +357,14 @@ int main(int argc, char **argv)
     evthread_use_pthreads();
 
     struct hub_throttle throttle; /* the rates were checked by config_parse */
-    hub_throttle_init(&throttle, cfg.throttle_d2c_device, cfg.throttle_d2c_hub,
-                      cfg.throttle_connects_hub);
     struct hub hub = {.cfg = &cfg, .lock_fd = -1, .https_fd = -1, .throttle = &throttle};
     char err[ERR_MAX] = "";
     int rc = 1;
+    if (hub_throttle_init(&throttle, cfg.throttle_d2c_device, cfg.throttle_d2c_hub,
+                          cfg.throttle_connects_hub) != 0) {
+        snprintf(err, sizeof(err), "out of memory");
+        goto out;
+    }
     if (make_data_dir(cfg.data_dir, err, sizeof(err)) != 0 ||
         (!cfg.print_only && lock_data_dir(&hub, err, sizeof(err)) != 0) ||
         open_registry(&hub, err, sizeof(err)) != 0 || resolve_hostname(&hub, err, sizeof(err)) != 0)
@@ -395,5 +398,6 @@ out:
         registry_close(hub.registry);
     if (hub.lock_fd >= 0)
         close(hub.lock_fd);
+    hub_throttle_free(&throttle);
     return rc;
 }

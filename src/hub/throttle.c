@@ -2,6 +2,11 @@
 
 #include <time.h>
 
+#include "hub/throttle_memory.h"
+
+/* Devices remembered at most (throttle_memory.h): ~100 bytes each. */
+#define D2C_DEVICE_MEMORY_MAX 100000
+
 #define NS_PER_S 1000000000LL
 
 int throttle_rate_set(struct throttle_rate *r, double per_second)
@@ -75,7 +80,19 @@ int hub_throttle_init(struct hub_throttle *t, double d2c_device, double d2c_hub,
         return -1;
     atomic_init(&t->d2c_hub_tat, 0);
     atomic_init(&t->connects_hub_tat, 0);
+    t->d2c_device_memory = NULL;
+    if (throttle_rate_on(&t->d2c_device)) {
+        t->d2c_device_memory = throttle_memory_new(D2C_DEVICE_MEMORY_MAX);
+        if (!t->d2c_device_memory)
+            return -1;
+    }
     return 0;
+}
+
+void hub_throttle_free(struct hub_throttle *t)
+{
+    throttle_memory_free(t->d2c_device_memory);
+    t->d2c_device_memory = NULL;
 }
 
 int64_t throttle_now_ns(void)

@@ -5,7 +5,8 @@
  * number: the theoretical arrival time (TAT) of the next operation. A bucket of rate R per
  * second holds R tokens (one second of burst, at least 1); every operation takes a token,
  * and an empty bucket refills at R per second. One int64 per bucket, so a shared bucket is
- * one atomic compare-and-swap and a per-connection bucket a plain field.
+ * one atomic compare-and-swap and a per-connection bucket a plain field (carried across a
+ * reconnect by throttle_memory.h).
  *
  * What happens over the rate is the caller's choice (docs/reliability.md, Throttling):
  * throttle_take() always charges and says how long to wait before the next operation (the
@@ -53,16 +54,21 @@ bool throttle_try_shared(const struct throttle_rate *r, _Atomic int64_t *tat_ns,
 /* The hub's throttles, made from the --throttle-* flags at start (main.c). The rates are
  * immutable once the hub runs; the shared TATs are atomics. */
 struct hub_throttle {
-    struct throttle_rate d2c_device;   /* --throttle-d2c-per-device: each connection's own */
+    struct throttle_rate d2c_device;   /* --throttle-d2c-per-device: on the connection */
     struct throttle_rate d2c_hub;      /* --throttle-d2c-per-hub */
     struct throttle_rate connects_hub; /* --throttle-connects-per-hub */
     _Atomic int64_t d2c_hub_tat;
     _Atomic int64_t connects_hub_tat;
+    /* d2c_device buckets of devices that disconnected while over the rate (NULL when
+     * d2c_device is off): a reconnect resumes the bucket (throttle_memory.h). */
+    struct throttle_memory *d2c_device_memory;
 };
 
-/* Rates per second; 0 = off. Returns 0, or -1 for a rate throttle_rate_set() refuses. */
+/* Rates per second; 0 = off. Returns 0, or -1 for a rate throttle_rate_set() refuses or
+ * when out of memory. */
 int hub_throttle_init(struct hub_throttle *t, double d2c_device, double d2c_hub,
                       double connects_hub);
+void hub_throttle_free(struct hub_throttle *t);
 
 /* CLOCK_MONOTONIC in nanoseconds: what the hub passes as now_ns. */
 int64_t throttle_now_ns(void);

@@ -18,6 +18,8 @@
 #include "hub/mqtt/endpoint.h"
 #include "hub/net/threads.h"
 #include "hub/presence.h"
+#include "hub/throttle.h"
+#include "hub/throttle_memory.h"
 #include "mqtt/frame.h"
 #include "store/eventlog.h"
 
@@ -79,6 +81,9 @@ static void finalize(struct mqtt_conn *c)
     mqtt_methods_release(c);
     if (c->registered) {
         struct hub *hub = mt->ep->hub;
+        if (hub->throttle && hub->throttle->d2c_device_memory)
+            throttle_memory_save(hub->throttle->d2c_device_memory, c->id.device_id,
+                                 c->throttle_tat_ns, throttle_now_ns());
         /* A connection replaced by a newer one of the same device leaves the device's
          * presence and session to the newer one. */
         if (device_map_remove(&mt->ep->devices, c->id.device_id, c)) {

@@ -145,10 +145,15 @@ static void test_hub_throttle_init(void **state)
     assert_false(throttle_rate_on(&t.d2c_device));
     assert_false(throttle_rate_on(&t.d2c_hub));
     assert_false(throttle_rate_on(&t.connects_hub));
+    assert_null(t.d2c_device_memory); /* nothing to remember with the device rate off */
+    hub_throttle_free(&t);
     assert_int_equal(hub_throttle_init(&t, 100, 1000, 50), 0);
     assert_int_equal(t.d2c_device.interval_ns, 10 * MS);
     assert_int_equal(t.d2c_hub.interval_ns, 1 * MS);
     assert_int_equal(t.connects_hub.interval_ns, 20 * MS);
+    assert_non_null(t.d2c_device_memory);
+    hub_throttle_free(&t);
+    assert_null(t.d2c_device_memory);
     assert_int_equal(hub_throttle_init(&t, 1, -5, 1), -1);
 }
 
