@@ -3,10 +3,11 @@
  * full bucket by reconnecting.
  *
  * The per-device bucket lives on the connection (one thread, no lock per message); this
- * table is touched only when a connection closes and when one is accepted. An entry exists
- * only while its TAT is ahead of the clock, which a pause bounds (THROTTLE_WAIT_MAX_MS), so
- * the table holds the devices that left while over their rate in the last seconds. At
- * max_entries it stops remembering (a device then gets a full bucket: the old behaviour). */
+ * table is touched only when a connection closes and at a connection's first message. An
+ * entry exists only while its TAT is ahead of the clock, which a pause bounds
+ * (THROTTLE_WAIT_MAX_MS), so the table holds the devices that left while over their rate in
+ * the last seconds. At max_entries it stops remembering (a device then gets a full bucket:
+ * the old behaviour). */
 #ifndef IOTHUB_HUB_THROTTLE_MEMORY_H
 #define IOTHUB_HUB_THROTTLE_MEMORY_H
 

@@ -187,8 +187,10 @@ class Throttling:
     def reconnect_resumes(self):
         """On a hub with only the per-device rate: two seconds of messages at once empty the
         device's bucket (the PINGREQ behind them is answered after about one); the device
-        disconnects and reconnects at once. One second of messages must then still wait:
-        a fresh bucket would let them through at once. None is dropped."""
+        disconnects and reconnects at once. One second of messages must then still wait: a
+        fresh bucket would let them through at once. Then a third connection replaces the
+        second while it is open (as a device does whose old socket the hub has not seen
+        die): the same. None is dropped."""
         hub = Hub(args=["--throttle-d2c-per-device", str(PER_DEVICE)])
         try:
             hub.start()
@@ -200,16 +202,26 @@ class Throttling:
             c, ack = open_device(hub, "thr-r", device_token(dev))
             require(ack.return_code == ACCEPTED, f"reconnect: CONNACK {ack.return_code}")
             second = self.send_qos0_then_ping(c, "thr-r", "r2", PER_DEVICE)
-            c.disconnect()
             require(second >= 0.5, f"after a reconnect {PER_DEVICE} messages went through "
                                    f"in {second:.2f} s: the device got a full bucket back")
+            c2, ack = open_device(hub, "thr-r", device_token(dev))  # replaces c, still open
+            require(ack.return_code == ACCEPTED, f"replacing: CONNACK {ack.return_code}")
+            # The replaced connection saves its bucket when it closes, a moment after this
+            # CONNACK; a device's first PUBLISH comes later than that in practice.
+            time.sleep(0.05)
+            third = self.send_qos0_then_ping(c2, "thr-r", "r3", PER_DEVICE)
+            c2.disconnect()
+            c.close()
+            require(third >= 0.5, f"after replacing a live connection {PER_DEVICE} messages "
+                                  f"went through in {third:.2f} s: a full bucket")
             rc = hub.stop()
             require(rc == 0, f"iothubd exited {rc} on SIGTERM")
             sent = ([f"r1-{i}" for i in range(2 * PER_DEVICE)] +
-                    [f"r2-{i}" for i in range(PER_DEVICE)])
-            check_log_holds(dump_events(hub), sent, "throttled QoS 0 across a reconnect")
-            return (f"{2 * PER_DEVICE} messages read in {first:.2f} s, then after a reconnect "
-                    f"{PER_DEVICE} more in {second:.2f} s (a full bucket: at once); all in "
+                    [f"r{k}-{i}" for k in (2, 3) for i in range(PER_DEVICE)])
+            check_log_holds(dump_events(hub), sent, "throttled QoS 0 across reconnects")
+            return (f"{2 * PER_DEVICE} messages read in {first:.2f} s; after a reconnect "
+                    f"{PER_DEVICE} more in {second:.2f} s, after a replacing connection "
+                    f"{PER_DEVICE} more in {third:.2f} s (a full bucket: at once); all in "
                     f"the log")
         finally:
             hub.cleanup()

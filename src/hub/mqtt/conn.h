@@ -49,6 +49,7 @@ struct mqtt_conn {
     bool active : 1;         /* traffic since the last presence sweep (lastActivityTime) */
     bool throttle_paused : 1;
     bool log_held : 1; /* appended with eventlog_append_held: flush at the end of the input */
+    bool throttle_resumed : 1; /* the device's remembered D2C bucket was looked up */
     uint32_t partition;
     uint32_t subscriptions; /* enum mqtt_subscription bits */
     /* QoS 1 appends waiting for the event log. The log completes a partition's records in

@@ -13,7 +13,6 @@
 #include "hub/mqtt/endpoint.h"
 #include "hub/presence.h"
 #include "hub/throttle.h"
-#include "hub/throttle_memory.h"
 #include "store/eventlog.h"
 
 static int refuse(struct mqtt_conn *c, uint8_t code, const char *client_id, const char *reason)
@@ -104,11 +103,6 @@ int mqtt_handle_connect(struct mqtt_conn *c, const struct mqtt_connect *p)
     }
     c->registered = true;
     c->state = CONN_ACTIVE;
-    /* A device that left while over its telemetry rate comes back to the bucket it left. */
-    struct hub_throttle *t = ep->hub->throttle;
-    if (t && t->d2c_device_memory)
-        c->throttle_tat_ns =
-            throttle_memory_take(t->d2c_device_memory, c->id.device_id, throttle_now_ns());
     int64_t now = time_now_ms();
     c->last_touch_ms = now;
     presence_connected(ep->hub->presence, c->id.device_id, now);

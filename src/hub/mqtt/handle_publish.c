@@ -14,6 +14,7 @@
 #include "hub/mqtt/topics.h"
 #include "hub/net/threads.h"
 #include "hub/throttle.h"
+#include "hub/throttle_memory.h"
 #include "mqtt/propbag.h"
 #include "store/eventlog.h"
 
@@ -193,6 +194,17 @@ static int64_t throttle_d2c(struct mqtt_conn *c)
     int64_t cap_ms =
         c->keepalive_ms / 2 < THROTTLE_WAIT_MAX_MS ? c->keepalive_ms / 2 : THROTTLE_WAIT_MAX_MS;
     int64_t cap = cap_ms * 1000000, now = throttle_now_ns();
+    /* A device that left while over its rate comes back to the bucket it left. Looked up at
+     * the first message rather than at CONNECT: a connection that replaced a live one
+     * finds the bucket the old one saved when it closed, a moment after the CONNACK. */
+    if (!c->throttle_resumed) {
+        c->throttle_resumed = true;
+        if (t->d2c_device_memory) {
+            int64_t was = throttle_memory_take(t->d2c_device_memory, c->id.device_id, now);
+            if (was > c->throttle_tat_ns)
+                c->throttle_tat_ns = was;
+        }
+    }
     int64_t dev = throttle_take(&t->d2c_device, &c->throttle_tat_ns, now, cap);
     int64_t hub = dev < 0 ? -1 : throttle_take_shared(&t->d2c_hub, &t->d2c_hub_tat, now, cap);
     if (dev < 0 || hub < 0) {
