@@ -405,6 +405,49 @@ class Telemetry(HubTestCase):
         self.assertEqual([r["system"]["message-id"] for r in got],
                          [f"u{i}" for i in range(len(forms))])
 
+    def test_repeated_system_properties_and_full_bags(self):
+        """A system property sent many times counts once (the last one); a bag with every
+        application property allowed plus $.ctime, $.schema and the retain flag is stored
+        whole. Both once overran the hub's fixed arrays."""
+        dev = create_device(self.hub, "rep")
+        c, _ = self.connect(dev)
+        bag = [("$.mid", f"m{i}") for i in range(40)] + [("$.ctime", f"t{i}") for i in range(40)]
+        c.publish_wait(telemetry_topic("rep", encode_bag(bag)), b"repeated")
+        # $.ctime and $.schema first: they do not count toward the 128 of the device.
+        full = [("$.ctime", "2024-01-01T00:00:00Z"), ("$.schema", "s1")] + \
+            [(f"k{i}", str(i)) for i in range(128)] + [("$.mid", "full")]
+        c.publish_wait(telemetry_topic("rep", encode_bag(full)), b"full", retain=True)
+        c.disconnect()
+        got = events_by_device(self.stop_and_dump())["rep"]
+        self.assertEqual([r["system"]["message-id"] for r in got], ["m39", "full"])
+        self.assertEqual(got[0]["app"], {"iothub-creation-time-utc": "t39"})
+        want = {f"k{i}": str(i) for i in range(128)}
+        want.update({"iothub-creation-time-utc": "2024-01-01T00:00:00Z",
+                     "iothub-message-schema": "s1", "mqtt-retain": "true"})
+        self.assertEqual(got[1]["app"], want)
+
+    def test_model_id_becomes_dt_dataschema(self):
+        """The user name's model-id (Plug and Play), as the Node SDK (plain) and the C SDK
+        (percent-encoded) send it, is stored with every message of the connection."""
+        dev = create_device(self.hub, "pnp")
+        forms = ["localhost/pnp/?api-version=2021-04-12&model-id=dtmi:com:example:"
+                 "Thermostat;1&DeviceClientType=azure-iot-device%2F1.18.4",
+                 "localhost/pnp/?api-version=2020-09-30&DeviceClientType=iothubclient%2F1.11.0"
+                 "&model-id=dtmi%3Acom%3Aexample%3AThermostat%3B2",
+                 "localhost/pnp/?api-version=2021-04-12"]
+        for i, u in enumerate(forms):
+            c, ack = self.connect(dev, username=u)
+            c.publish_wait(telemetry_topic("pnp", f"%24.mid=p{i}"), b"p")
+            c.disconnect()
+        c, ack = open_device(self.hub, "pnp", device_token(dev),
+                             username="localhost/pnp/?model-id=dtmi%3")
+        c.close()
+        self.assertEqual(ack.return_code, 5)  # not valid percent-encoding: refused
+        got = events_by_device(self.stop_and_dump())["pnp"]
+        self.assertEqual([r["system"].get("dt-dataschema") for r in got],
+                         ["dtmi:com:example:Thermostat;1", "dtmi:com:example:Thermostat;2",
+                          None])
+
 
 if __name__ == "__main__":
     unittest.main(verbosity=2)

@@ -39,6 +39,7 @@ void mqtt_conn_unref(struct mqtt_conn *c)
 {
     if (atomic_fetch_sub_explicit(&c->refs, 1, memory_order_acq_rel) == 1) {
         free(c->pid_ring);
+        free(c->model_id);
         free(c);
     }
 }

@@ -69,6 +69,7 @@ struct mqtt_conn {
     struct event *throttle_timer;
     struct mqtt_conn *prev, *next; /* the thread's list */
     struct mqtt_conn *map_next;    /* the device map's chain (device_map.c) */
+    char *model_id; /* the CONNECT's Plug and Play model id (owned), NULL when none */
     /* Per-feature state, NULL until the feature is used; each is owned and freed by its
      * handle_*.c file (released when the connection closes). */
     struct mqtt_c2d *c2d;         /* handle_c2d.c: deliveries waiting for PUBACK */

@@ -11,6 +11,7 @@
 #include "hub/hub.h"
 #include "hub/mqtt/conn.h"
 #include "hub/mqtt/endpoint.h"
+#include "hub/mqtt/username.h"
 #include "hub/presence.h"
 #include "hub/throttle.h"
 #include "store/eventlog.h"
@@ -73,6 +74,11 @@ int mqtt_handle_connect(struct mqtt_conn *c, const struct mqtt_connect *p)
     if (!device_auth_username_ok(ep->hub, p->username.ptr, p->username.len, client_id, reason,
                                  sizeof(reason)))
         return refuse(c, MQTT_CONNACK_NOT_AUTHORIZED, client_id, reason);
+    /* Telemetry of the connection carries it as dt-dataschema (spec 2.2, 5.4). */
+    if (mqtt_username_model_id(p->username.ptr, p->username.len, &c->model_id) < 0)
+        return refuse(c, MQTT_CONNACK_NOT_AUTHORIZED, client_id,
+                      "the user name's model-id is not valid percent-encoding or is longer "
+                      "than 4096 characters");
     if (!authenticate(c, p, client_id, reason, sizeof(reason)))
         return refuse(c, MQTT_CONNACK_NOT_AUTHORIZED, client_id, reason);
     /* Counted once authenticated, so that a flood of bad credentials (answered 5 anyway)

@@ -229,28 +229,38 @@ static int store_telemetry(struct mqtt_conn *c, const struct mqtt_publish *p, co
         mqtt_conn_close(c, "malformed or oversized property bag");
         return -1;
     }
-    struct eventlog_prop sys[SYSTEM_PROPS_MAX], app[MQTT_APP_PROPERTIES_MAX + 2];
-    size_t nsys = 0, napp = 0, size = p->payload_len;
+    /* app: the device's own properties, then at most $.ctime, $.schema and mqtt-retain. */
+    struct eventlog_prop sys[SYSTEM_PROPS_MAX], app[MQTT_APP_PROPERTIES_MAX + 3];
+    size_t nsys = 0, napp = 0, nown = 0, size = p->payload_len;
+    /* Where each system key went (sys or app index), so that one sent again replaces the
+     * earlier value (the last one counts) instead of taking another slot. */
+    size_t system_at[sizeof(system_keys) / sizeof(system_keys[0])];
+    bool system_seen[sizeof(system_keys) / sizeof(system_keys[0])] = {false};
     sys[nsys++] = prop("iothub-connection-device-id", c->id.device_id);
     sys[nsys++] = prop("iothub-connection-auth-method", c->id.auth_method);
     sys[nsys++] = prop("iothub-connection-auth-generation-id", c->id.generation_id);
     sys[nsys++] = prop("iothub-message-source", "Telemetry");
+    if (c->model_id)
+        sys[nsys++] = prop("dt-dataschema", c->model_id);
     for (int i = 0; i < n; i++) {
         const char *k = entries[i].key, *v = entries[i].value;
         if (k[0] == '$' && k[1] == '.') {
             for (size_t s = 0; s < sizeof(system_keys) / sizeof(system_keys[0]); s++) {
                 if (strcmp(k, system_keys[s].bag_key) != 0)
                     continue;
-                if (system_keys[s].application)
-                    app[napp++] = prop(system_keys[s].name, v);
-                else
-                    sys[nsys++] = prop(system_keys[s].name, v);
+                struct eventlog_prop *to = system_keys[s].application ? app : sys;
+                size_t *count = system_keys[s].application ? &napp : &nsys;
+                if (!system_seen[s]) {
+                    system_seen[s] = true;
+                    system_at[s] = (*count)++;
+                }
+                to[system_at[s]] = prop(system_keys[s].name, v);
                 size += strlen(v);
                 break;
             }
             continue;
         }
-        if (napp == MQTT_APP_PROPERTIES_MAX) {
+        if (++nown > MQTT_APP_PROPERTIES_MAX) {
             mqtt_conn_close(c, "more than 128 application properties");
             return -1;
         }
