@@ -12,6 +12,13 @@ int64_t time_now_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+int64_t time_mono_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
 const char *isotime_format(int64_t ms, char *buf, size_t cap)
 {
     if (ms <= 0) { /* never (0), or nonsense before the epoch */

@@ -1,4 +1,5 @@
-/* Time helpers: wall clock in milliseconds and ISO 8601 UTC formatting. */
+/* Time helpers: wall clock in milliseconds, the monotonic clock in nanoseconds, and ISO
+ * 8601 UTC formatting. */
 #ifndef IOTHUB_COMMON_ISOTIME_H
 #define IOTHUB_COMMON_ISOTIME_H
 
@@ -8,6 +9,8 @@
 #define ISOTIME_SIZE 32
 
 int64_t time_now_ms(void);
+/* CLOCK_MONOTONIC in nanoseconds. */
+int64_t time_mono_ns(void);
 
 /* Formats ms since the epoch as "2026-11-26T06:09:01.123Z". ms <= 0 (never) formats as
  * "0001-01-01T00:00:00Z", as the hosted service does. Returns buf. */

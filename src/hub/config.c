@@ -44,6 +44,11 @@ static const char usage_text[] =
     "  --tls-cert FILE       server certificate chain (PEM) to use instead of the generated one\n"
     "  --tls-key FILE        its private key (PEM); needs --tls-cert\n"
     "  --threads N           network threads (default: one per core)\n"
+    "  --busy-poll-us US     after answering a device that streams alone on its network\n"
+    "                        thread, keep that thread polling for its next messages up to\n"
+    "                        US microseconds instead of sleeping, while the device's answers\n"
+    "                        come that fast: lower latency and more messages per second for\n"
+    "                        such a device, for some CPU (default 100, 0 = off, max 10000)\n"
     "  --log-level LEVEL     debug, info, warn or error (default info)\n"
     "  --print-connection-string [POLICY]\n"
     "                        print the connection string of POLICY (default iothubowner)\n"
@@ -84,6 +89,7 @@ enum {
     OPT_TLS_CERT,
     OPT_TLS_KEY,
     OPT_THREADS,
+    OPT_BUSY_POLL_US,
     OPT_LOG_LEVEL,
     OPT_PRINT_CS,
     OPT_DUMP_EVENTS,
@@ -173,6 +179,7 @@ enum config_result config_parse(int argc, char **argv, struct hub_config *cfg)
         {"tls-cert", required_argument, NULL, OPT_TLS_CERT},
         {"tls-key", required_argument, NULL, OPT_TLS_KEY},
         {"threads", required_argument, NULL, OPT_THREADS},
+        {"busy-poll-us", required_argument, NULL, OPT_BUSY_POLL_US},
         {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
         {"print-connection-string", optional_argument, NULL, OPT_PRINT_CS},
         {"dump-events", no_argument, NULL, OPT_DUMP_EVENTS},
@@ -194,6 +201,7 @@ enum config_result config_parse(int argc, char **argv, struct hub_config *cfg)
     cfg->log_level = "info";
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     cfg->threads = cores > 0 ? (int)cores : 1;
+    cfg->busy_poll_us = 100;
 
     int c;
     opterr = 0;
@@ -306,6 +314,19 @@ enum config_result config_parse(int argc, char **argv, struct hub_config *cfg)
                 return CONFIG_EXIT_USAGE;
             }
             cfg->threads = (int)v;
+            break;
+        }
+        case OPT_BUSY_POLL_US: {
+            char *end;
+            long v = strtol(optarg, &end, 10);
+            if (*optarg == '\0' || *end != '\0' || v < 0 || v > 10000) {
+                fprintf(stderr,
+                        "iothubd: --busy-poll-us wants microseconds from 0 (off) to 10000, not "
+                        "'%s'\n",
+                        optarg);
+                return CONFIG_EXIT_USAGE;
+            }
+            cfg->busy_poll_us = (int)v;
             break;
         }
         case OPT_LOG_LEVEL:

@@ -26,6 +26,7 @@ struct hub_config {
     const char *tls_cert;     /* --tls-cert / --tls-key: bring your own */
     const char *tls_key;
     int threads;                         /* --threads, default: number of cores */
+    int busy_poll_us;                    /* --busy-poll-us, default 100; 0 = off */
     const char *log_level;               /* --log-level, default info */
     const char *print_connection_string; /* --print-connection-string [POLICY] */
     bool print_only;

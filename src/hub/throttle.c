@@ -1,7 +1,6 @@
 #include "hub/throttle.h"
 
-#include <time.h>
-
+#include "common/isotime.h"
 #include "hub/throttle_memory.h"
 
 /* Devices remembered at most (throttle_memory.h): ~100 bytes each. */
@@ -97,7 +96,5 @@ void hub_throttle_free(struct hub_throttle *t)
 
 int64_t throttle_now_ns(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * NS_PER_S + ts.tv_nsec;
+    return time_mono_ns();
 }

@@ -246,6 +246,11 @@ static int dispatch(struct mqtt_conn *c, const struct mqtt_packet *pkt)
     }
 }
 
+bool mqtt_conn_alone(const struct mqtt_conn *c)
+{
+    return c->mt->conns == c && !c->next;
+}
+
 /* Hands what this input appended to the event log over for commit, as one batch. A device
  * alone on its network thread waiting for PUBACKs gets its batch committed here, inline:
  * the hand-off to the partition's writer thread and back costs two thread wake-ups per
@@ -258,8 +263,7 @@ static void flush_log(struct mqtt_conn *c)
     if (!c->log_held)
         return;
     c->log_held = false;
-    bool alone = c->mt->conns == c && !c->next;
-    eventlog_flush(c->mt->ep->hub->eventlog, c->partition, alone && c->inflight > 0);
+    eventlog_flush(c->mt->ep->hub->eventlog, c->partition, mqtt_conn_alone(c) && c->inflight > 0);
 }
 
 /* Parses and handles every whole packet of data; returns the bytes consumed (a partial
@@ -319,6 +323,9 @@ static size_t on_input(struct conn_io *io, const uint8_t *data, size_t len, bool
 {
     struct mqtt_conn *c = conn_of(io);
     if (fresh) {
+        struct busy_poll *bp = &c->mt->thread->busy_poll;
+        if (bp->expect_ns)
+            busy_poll_input(bp, time_mono_ns());
         int64_t now = time_now_ms();
         c->last_inbound_ms = now;
         if (c->state == CONN_ACTIVE && now - c->last_touch_ms >= 1000) {

@@ -108,6 +108,10 @@ int mqtt_handle_publish(struct mqtt_conn *c, const struct mqtt_publish *p);
 int mqtt_handle_subscribe(struct mqtt_conn *c, const struct mqtt_list *p);
 int mqtt_handle_unsubscribe(struct mqtt_conn *c, const struct mqtt_list *p);
 
+/* Whether c is the only MQTT connection of its network thread: its batches are committed
+ * inline (conn.c flush_log) and the thread busy-polls for its input (net/busy_poll.h). */
+bool mqtt_conn_alone(const struct mqtt_conn *c);
+
 /* Pauses or resumes reading as the in-flight count crosses its bounds. */
 void mqtt_conn_update_flow(struct mqtt_conn *c);
 

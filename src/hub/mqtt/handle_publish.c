@@ -102,6 +102,9 @@ static void appended_mail(void *obj, uint64_t arg1, int64_t arg2)
             if (status == EVENTLOG_OK) {
                 send_puback(c, pid);
                 send_ready(c);
+                struct busy_poll *bp = &c->mt->thread->busy_poll;
+                if (bp->window_ns && !bp->expect_ns && mqtt_conn_alone(c))
+                    busy_poll_expect(bp, time_mono_ns());
             } else {
                 /* MQTT 3.1.1 has no negative PUBACK: closing makes the device resend. */
                 log_warn("telemetry not stored, closing so that the device resends",

@@ -32,6 +32,7 @@ int net_threads_create(struct hub *hub, char *err, size_t errlen)
         t->hub = hub;
         t->index = i;
         t->base = event_base_new();
+        busy_poll_init(&t->busy_poll, (int64_t)hub->cfg->busy_poll_us * 1000);
         t->stop = t->base ? event_new(t->base, -1, 0, on_stop, t->base) : NULL;
         if (!t->stop || mailbox_init(&t->mailbox, t->base) != 0) {
             snprintf(err, errlen, "cannot create the event loop of network thread %d", i);
@@ -50,7 +51,13 @@ int net_threads_create(struct hub *hub, char *err, size_t errlen)
 static void *thread_main(void *arg)
 {
     struct net_thread *t = arg;
-    event_base_loop(t->base, EVLOOP_NO_EXIT_ON_EMPTY);
+    busy_poll_run(t->base, &t->busy_poll);
+    const struct busy_poll *bp = &t->busy_poll;
+    if (bp->found || bp->ran_out)
+        log_info("busy polling for lone devices",
+                 "thread=%d found=%llu ran_out=%llu window_us=%lld", t->index,
+                 (unsigned long long)bp->found, (unsigned long long)bp->ran_out,
+                 (long long)(bp->window_ns / 1000));
     /* The trim timer lives in this thread's thread-local storage, which goes with the
      * thread: take it out of the base, which the main thread tears down later. */
     heap_trim_cancel();

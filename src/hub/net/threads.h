@@ -7,6 +7,7 @@
 #include <pthread.h>
 #include <stdbool.h>
 
+#include "hub/net/busy_poll.h"
 #include "hub/net/mailbox.h"
 
 struct event;
@@ -26,10 +27,11 @@ struct net_thread {
      * before the loop runs, unlike event_base_loopbreak(), which a loop that has not started
      * yet would forget. */
     struct event *stop;
-    struct mailbox mailbox;   /* work posted by other threads */
-    struct evhttp *http;      /* the REST endpoint on this thread, or NULL */
-    struct mqtt_thread *mqtt; /* the MQTT endpoint's state on this thread, or NULL */
-    struct amqp_thread *amqp; /* the AMQP endpoint's state on this thread, or NULL */
+    struct mailbox mailbox;     /* work posted by other threads */
+    struct busy_poll busy_poll; /* polling for a lone streaming device (busy_poll.h) */
+    struct evhttp *http;        /* the REST endpoint on this thread, or NULL */
+    struct mqtt_thread *mqtt;   /* the MQTT endpoint's state on this thread, or NULL */
+    struct amqp_thread *amqp;   /* the AMQP endpoint's state on this thread, or NULL */
 };
 
 /* Creates hub->thread_count threads' state (bases, endpoints) without starting them. */
