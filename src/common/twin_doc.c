@@ -184,6 +184,8 @@ void twin_doc_free(struct twin_doc *d)
     json_decref(d->reported);
     json_decref(d->reported_meta);
     d->tags = d->desired = d->desired_meta = d->reported = d->reported_meta = NULL;
+    free(d->model_id);
+    d->model_id = NULL;
 }
 
 /* Sets $lastUpdated (and $lastUpdatedVersion when version > 0) of a metadata object. */

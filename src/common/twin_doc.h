@@ -45,6 +45,9 @@ struct twin_doc {
     int64_t reported_version; /* same for reported */
     int64_t version;          /* the twin's version, +1 per change of the twin */
     int64_t etag;             /* counter behind the twin etag, +1 per change */
+    /* The IoT Plug and Play model id the device last connected with (owned), NULL = none.
+     * Not a twin change: it moves no version and no etag. */
+    char *model_id;
 };
 
 /* The twin of a device nobody wrote to yet: empty sections, every version 1, metadata

@@ -9,6 +9,7 @@
 #include "common/log.h"
 #include "common/strbuf.h"
 #include "store/registry.h"
+#include "store/twin_store.h"
 
 /* Bounds the memory of a burst; beyond it, activity updates are dropped (they are
  * advisory), connection-state changes are kept. */
@@ -17,7 +18,8 @@
 struct presence_event {
     char device_id[DEVICE_ID_MAX + 1];
     int64_t when_ms;
-    int kind; /* 1 connected, 0 disconnected, 2 activity */
+    int kind;       /* 1 connected, 0 disconnected, 2 activity */
+    char *model_id; /* connected: the Plug and Play model id it named (owned), or NULL */
 };
 
 struct presence {
@@ -47,8 +49,11 @@ void presence_free(struct presence *p)
     free(p);
 }
 
-static void add(struct presence *p, const char *device_id, int64_t when_ms, int kind)
+static void add(struct presence *p, const char *device_id, int64_t when_ms, int kind,
+                const char *model_id)
 {
+    /* Copied outside the lock; on failure the model id waits for the next connect. */
+    char *model_copy = model_id ? strdup(model_id) : NULL;
     pthread_mutex_lock(&p->lock);
     if (kind == 2 && p->touches >= PRESENCE_TOUCH_MAX)
         goto out;
@@ -66,25 +71,29 @@ static void add(struct presence *p, const char *device_id, int64_t when_ms, int 
     str_copy(e->device_id, sizeof(e->device_id), device_id);
     e->when_ms = when_ms;
     e->kind = kind;
+    e->model_id = model_copy;
+    model_copy = NULL;
     if (kind == 2)
         p->touches++;
 out:
     pthread_mutex_unlock(&p->lock);
+    free(model_copy);
 }
 
-void presence_connected(struct presence *p, const char *device_id, int64_t when_ms)
+void presence_connected(struct presence *p, const char *device_id, int64_t when_ms,
+                        const char *model_id)
 {
-    add(p, device_id, when_ms, 1);
+    add(p, device_id, when_ms, 1, model_id);
 }
 
 void presence_disconnected(struct presence *p, const char *device_id, int64_t when_ms)
 {
-    add(p, device_id, when_ms, 0);
+    add(p, device_id, when_ms, 0, NULL);
 }
 
 void presence_touch(struct presence *p, const char *device_id, int64_t when_ms)
 {
-    add(p, device_id, when_ms, 2);
+    add(p, device_id, when_ms, 2, NULL);
 }
 
 int presence_flush(struct presence *p)
@@ -107,6 +116,14 @@ int presence_flush(struct presence *p)
         struct presence_event *e = &batch[i];
         if (e->kind != 2)
             registry_set_connection_state(p->reg, e->device_id, e->kind == 1, e->when_ms);
+        if (e->model_id) {
+            int rc = twin_store_set_model_id(p->reg, e->device_id, e->model_id);
+            if (rc != REG_OK && rc != REG_NOT_FOUND) /* not found: deleted meanwhile */
+                log_warn("cannot record the model id a device connected with; it is recorded "
+                         "at its next connection",
+                         "device=%s reason=\"%s\"", e->device_id, registry_strerror(rc));
+            free(e->model_id);
+        }
         if (e->kind != 0 && ids) {
             ids[nids++] = e->device_id;
             if (e->when_ms > latest)

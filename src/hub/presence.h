@@ -14,7 +14,10 @@ struct presence *presence_new(struct registry *reg);
 /* Flushes what is pending, then frees. */
 void presence_free(struct presence *p);
 
-void presence_connected(struct presence *p, const char *device_id, int64_t when_ms);
+/* model_id: the Plug and Play model id the device connected with, or NULL; recorded on its
+ * twin (modelId) when it differs from the one stored. */
+void presence_connected(struct presence *p, const char *device_id, int64_t when_ms,
+                        const char *model_id);
 void presence_disconnected(struct presence *p, const char *device_id, int64_t when_ms);
 /* Traffic from the device (callers rate-limit to about once a second per connection). */
 void presence_touch(struct presence *p, const char *device_id, int64_t when_ms);

@@ -38,7 +38,8 @@ json_t *twin_json(const struct device *dev, const struct twin_doc *doc)
     if ((dev->has_status_reason &&
          json_object_set_new(out, "statusReason", json_string(dev->status_reason)) != 0) ||
         (dev->device_scope[0] &&
-         json_object_set_new(out, "deviceScope", json_string(dev->device_scope)) != 0)) {
+         json_object_set_new(out, "deviceScope", json_string(dev->device_scope)) != 0) ||
+        (doc->model_id && json_object_set_new(out, "modelId", json_string(doc->model_id)) != 0)) {
         json_decref(out);
         return NULL;
     }

@@ -39,6 +39,11 @@ typedef enum twin_edit (*twin_edit_fn)(struct twin_doc *doc, int64_t now_ms, voi
 int twin_store_update(struct registry *reg, const char *device_id, const char *if_match,
                       twin_edit_fn edit, void *ctx, struct twin_doc *out);
 
+/* Records the IoT Plug and Play model id a device connected with (spec 3.5 modelId) when it
+ * differs from the stored one; the twin's versions and etag stay. REG_OK, REG_NOT_FOUND,
+ * REG_INVALID (empty model_id), REG_STORAGE. */
+int twin_store_set_model_id(struct registry *reg, const char *device_id, const char *model_id);
+
 /* The catch-up of a persistent MQTT session on desired properties, called when a
  * clean-session-0 device holding the desired subscription connects or takes the
  * subscription. The registry keeps the desired $version the device was last brought up to

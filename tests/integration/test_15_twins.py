@@ -7,11 +7,13 @@ import json
 import os
 import re
 import sys
+import time
 import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "support"))
 from hubtest import HubTestCase, create_device, device_token  # noqa: E402
-from mqttraw import ACCEPTED, PUBACK, PUBLISH, Closed, open_device  # noqa: E402
+from mqttraw import (ACCEPTED, PUBACK, PUBLISH, Closed, device_username,  # noqa: E402
+                     open_device)
 
 RES = "$iothub/twin/res/#"
 DESIRED = "$iothub/twin/PATCH/properties/desired/#"
@@ -223,6 +225,48 @@ class RestTwins(TwinTestCase):
 
 
 class MqttTwins(TwinTestCase):
+    def connect_with_model(self, model_id_encoded):
+        user = device_username("dev1", suffix="?api-version=2021-04-12&model-id=" +
+                               model_id_encoded + "&DeviceClientType=test%2F1.0")
+        c, ack = open_device(self.hub, "dev1", device_token(self.dev), username=user)
+        self.assertEqual(ack.return_code, ACCEPTED)
+        return c
+
+    def wait_model_id(self, want, timeout=5):
+        """The twin's modelId once the hub has recorded it (within a second or two)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            t = self.twin()
+            if t.get("modelId") == want or time.monotonic() > deadline:
+                return t
+            time.sleep(0.1)
+
+    def test_model_id_of_the_connection_is_on_the_twin(self):
+        self.assertNotIn("modelId", self.twin())
+        before = self.twin()
+        # The C SDK percent-encodes the model id, the Node SDK does not.
+        c = self.connect_with_model("dtmi%3Acom%3Aexample%3AThermostat%3B1")
+        t = self.wait_model_id("dtmi:com:example:Thermostat;1")
+        self.assertEqual(t.get("modelId"), "dtmi:com:example:Thermostat;1")
+        self.assertEqual((t["version"], t["etag"]), (before["version"], before["etag"]))
+        c.disconnect()
+        # Without a model id the last one stays; another replaces it; a restart keeps it.
+        c = self.device(subscribe=())
+        c.disconnect()
+        c = self.connect_with_model("dtmi:com:example:Other;2")
+        self.assertEqual(self.wait_model_id("dtmi:com:example:Other;2").get("modelId"),
+                         "dtmi:com:example:Other;2")
+        c.disconnect()
+        self.assertEqual(self.twin().get("modelId"), "dtmi:com:example:Other;2")
+        self.assertEqual(self.hub.stop(), 0)
+        self.hub.start()
+        t = self.twin()
+        self.assertEqual(t.get("modelId"), "dtmi:com:example:Other;2")
+        st, _, rows = self.hub.request("POST", "/devices/query",
+                                       {"query": "SELECT * FROM devices"})
+        self.assertEqual(st, 200, rows)
+        self.assertEqual(rows[0].get("modelId"), "dtmi:com:example:Other;2")
+
     def test_get_and_reported_patch(self):
         self.patch_ok({"properties": {"desired": {"interval": 10}}})
         c = self.device(subscribe=(RES,))

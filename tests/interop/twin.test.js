@@ -1,7 +1,7 @@
 // Interop: device twins with the unmodified npm SDKs against iothubd. The service side is
 // azure-iothub's Registry (getTwin, Twin.update, updateTwin with an etag, a stale etag); the
 // device side is azure-iot-device over azure-iot-device-mqtt (getTwin, reported update, the
-// 'properties.desired' event). The test re-executes itself once with the hub's CA trusted
+// 'properties.desired' event, and the modelId of a device that opens with one). The test re-executes itself once with the hub's CA trusted
 // through NODE_EXTRA_CA_CERTS, which Node reads at start-up.
 'use strict';
 const { test, before, after } = require('node:test');
@@ -117,6 +117,29 @@ if (!process.env.IOTHUB_INTEROP_CHILD) {
     const { responseBody: now } = await registry.getTwin(DEVICE_ID);
     assert.equal(now.properties.desired.mode, 'eco');
     assert.equal(now.etag, after.etag);
+  });
+
+  test('a device that opens with setOptions({ modelId }) has it on its twin', async () => {
+    const id = `${DEVICE_ID}-pnp`;
+    const { responseBody: dev } = await registry.create({ deviceId: id, status: 'enabled' });
+    const pnp = Client.fromConnectionString(
+      `HostName=localhost;DeviceId=${id};SharedAccessKey=${dev.authentication.symmetricKey.primaryKey}`,
+      Mqtt);
+    await pnp.setOptions({ modelId: 'dtmi:com:example:Thermostat;1' });
+    await pnp.open();
+    try {
+      // The hub records connection facts in the registry within about a second.
+      let twin;
+      for (let i = 0; i < 50; i++) {
+        ({ responseBody: twin } = await registry.getTwin(id));
+        if (twin.modelId) break;
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      assert.equal(twin.modelId, 'dtmi:com:example:Thermostat;1');
+      assert.equal(twin.etag, 'AAAAAAAAAAE=', 'recording the model id is not a twin change');
+    } finally {
+      await pnp.close();
+    }
   });
 
   test('properties.reported in a service patch is refused', async () => {

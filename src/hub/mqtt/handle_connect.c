@@ -111,7 +111,7 @@ int mqtt_handle_connect(struct mqtt_conn *c, const struct mqtt_connect *p)
     c->state = CONN_ACTIVE;
     int64_t now = time_now_ms();
     c->last_touch_ms = now;
-    presence_connected(ep->hub->presence, c->id.device_id, now);
+    presence_connected(ep->hub->presence, c->id.device_id, now, c->model_id);
 
     uint8_t ack[4];
     mqtt_conn_send(c, ack,

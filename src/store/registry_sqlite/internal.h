@@ -140,6 +140,7 @@ extern const struct rs_migration rs_migrations[];
 /* The SQL of migrations 4 and 5 sits beside the code that uses it. */
 extern const char rs_migration_twins[];
 extern const char rs_migration_c2d[];
+extern const char rs_migration_twin_model_id[];
 extern const size_t rs_migration_count;
 /* Applies the missing migrations, each in its own transaction. 0, or -1 with err set. */
 int rs_migrate(sqlite3 *db, const char *path, char *err, size_t errlen);

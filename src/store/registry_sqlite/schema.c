@@ -69,6 +69,7 @@ const struct rs_migration rs_migrations[] = {
     {3, "consumer groups", migration_003},
     {4, "device twins", rs_migration_twins},
     {5, "cloud-to-device queue", rs_migration_c2d},
+    {6, "twin model id", rs_migration_twin_model_id},
 };
 
 const size_t rs_migration_count = sizeof(rs_migrations) / sizeof(rs_migrations[0]);

@@ -53,19 +53,20 @@ static const char *const stmt_sql[RS_STMT_COUNT] = {
     [RS_TWIN_SELECT] =
         "SELECT d.created_ms, t.tags, t.desired, t.desired_metadata, t.desired_version,"
         " t.reported, t.reported_metadata, t.reported_version, t.version, t.etag,"
-        " t.desired_delivered FROM devices d LEFT JOIN twins t ON t.device_id = d.device_id"
+        " t.desired_delivered, t.model_id"
+        " FROM devices d LEFT JOIN twins t ON t.device_id = d.device_id"
         " WHERE d.device_id = ?1",
     [RS_TWIN_UPSERT] =
         "INSERT INTO twins (device_id, tags, desired, desired_metadata, desired_version,"
         " reported, reported_metadata, reported_version, version, etag, desired_delivered,"
-        " updated_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"
+        " updated_ms, model_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)"
         " ON CONFLICT (device_id) DO UPDATE SET tags = excluded.tags,"
         " desired = excluded.desired, desired_metadata = excluded.desired_metadata,"
         " desired_version = excluded.desired_version, reported = excluded.reported,"
         " reported_metadata = excluded.reported_metadata,"
         " reported_version = excluded.reported_version, version = excluded.version,"
         " etag = excluded.etag, desired_delivered = excluded.desired_delivered,"
-        " updated_ms = excluded.updated_ms",
+        " updated_ms = excluded.updated_ms, model_id = excluded.model_id",
     /* cloud-to-device (c2d_store.c) */
     [RS_C2D_DEVICE_EXISTS] = "SELECT 1 FROM devices WHERE device_id = ?1",
     [RS_C2D_COUNT] = "SELECT COUNT(*) FROM c2d_messages WHERE device_id = ?1 AND expiry_ms > ?2",

@@ -34,6 +34,11 @@ const char rs_migration_twins[] =
     " DELETE FROM twins WHERE device_id = OLD.device_id;"
     " END;";
 
+const char rs_migration_twin_model_id[] =
+    /* The IoT Plug and Play model id of the device's last connection that named one (spec
+     * 3.5 modelId; '' = none). */
+    "ALTER TABLE twins ADD COLUMN model_id TEXT NOT NULL DEFAULT '';";
+
 /* Parses one JSON object column; NULL when it is not one. */
 static json_t *column_object(sqlite3_stmt *st, int col)
 {
@@ -79,8 +84,10 @@ static int load(struct registry *reg, const char *id, struct twin_doc *out, int6
         out->version = sqlite3_column_int64(st, 8);
         out->etag = sqlite3_column_int64(st, 9);
         *delivered = sqlite3_column_int64(st, 10);
+        const char *model_id = (const char *)sqlite3_column_text(st, 11);
+        bool model_id_lost = model_id && model_id[0] && !(out->model_id = strdup(model_id));
         if (!out->tags || !out->desired || !out->desired_meta || !out->reported ||
-            !out->reported_meta) {
+            !out->reported_meta || model_id_lost) {
             char quoted[300];
             log_error("stored twin is not valid JSON (or out of memory)", "device=%s db=%s", id,
                       log_quote(reg->path, quoted, sizeof(quoted)));
@@ -125,6 +132,7 @@ static int save(struct registry *reg, const char *id, const struct twin_doc *d, 
     sqlite3_bind_int64(st, 10, d->etag);
     sqlite3_bind_int64(st, 11, delivered);
     sqlite3_bind_int64(st, 12, time_now_ms());
+    sqlite3_bind_text(st, 13, d->model_id ? d->model_id : "", -1, SQLITE_STATIC);
     int step = sqlite3_step(st);
     rs_done(st);
     if (step != SQLITE_DONE)
@@ -237,4 +245,25 @@ unlock:
     pthread_mutex_unlock(&reg->lock);
     twin_doc_free(&doc);
     return rc;
+}
+
+static enum twin_edit set_model_id(struct twin_doc *d, int64_t now_ms, void *ctx)
+{
+    (void)now_ms;
+    const char *model_id = ctx;
+    if (d->model_id && strcmp(d->model_id, model_id) == 0)
+        return TWIN_EDIT_UNCHANGED;
+    char *copy = strdup(model_id);
+    if (!copy)
+        return TWIN_EDIT_FAILED;
+    free(d->model_id);
+    d->model_id = copy;
+    return TWIN_EDIT_CHANGED;
+}
+
+int twin_store_set_model_id(struct registry *reg, const char *device_id, const char *model_id)
+{
+    if (!model_id || !model_id[0])
+        return REG_INVALID;
+    return twin_store_update(reg, device_id, NULL, set_model_id, (void *)model_id, NULL);
 }

@@ -211,6 +211,42 @@ static void test_twin_goes_with_the_device(void **state)
     twin_doc_free(&d);
 }
 
+/* The model id a device connects with: stored beside the twin without moving its versions
+ * or etag, kept across a reopen and across twin changes, replaced by another, gone with the
+ * device. */
+static void test_model_id(void **state)
+{
+    struct fixture *f = *state;
+    struct twin_doc d;
+    assert_int_equal(twin_store_get(f->reg, "dev1", &d), REG_OK);
+    assert_null(d.model_id);
+    twin_doc_free(&d);
+    assert_int_equal(twin_store_set_model_id(f->reg, "dev1", "dtmi:com:example:Thermostat;1"),
+                     REG_OK);
+    assert_int_equal(twin_store_set_model_id(f->reg, "dev1", "dtmi:com:example:Thermostat;1"),
+                     REG_OK); /* unchanged: nothing written */
+    assert_int_equal(twin_store_set_model_id(f->reg, "dev1", ""), REG_INVALID);
+    assert_int_equal(twin_store_set_model_id(f->reg, "nobody", "dtmi:x;1"), REG_NOT_FOUND);
+    assert_int_equal(update(f, NULL, TWIN_TAGS, "{\"a\":1}", NULL), REG_OK);
+    reopen(f);
+    assert_int_equal(twin_store_get(f->reg, "dev1", &d), REG_OK);
+    assert_string_equal(d.model_id, "dtmi:com:example:Thermostat;1");
+    assert_int_equal(d.version, 2); /* the tags change only */
+    assert_int_equal(d.etag, 2);
+    assert_json_text(d.tags, "{\"a\":1}");
+    twin_doc_free(&d);
+    assert_int_equal(twin_store_set_model_id(f->reg, "dev1", "dtmi:com:example:Other;2"), REG_OK);
+    assert_int_equal(twin_store_get(f->reg, "dev1", &d), REG_OK);
+    assert_string_equal(d.model_id, "dtmi:com:example:Other;2");
+    assert_int_equal(d.version, 2);
+    twin_doc_free(&d);
+    assert_int_equal(registry_delete_device(f->reg, "dev1", NULL), REG_OK);
+    create(f, "dev1");
+    assert_int_equal(twin_store_get(f->reg, "dev1", &d), REG_OK);
+    assert_null(d.model_id);
+    twin_doc_free(&d);
+}
+
 static void test_disk_full_changes_nothing(void **state)
 {
     struct fixture *f = *state;
@@ -302,6 +338,7 @@ int main(void)
         T(test_twin_goes_with_the_device),
         T(test_disk_full_changes_nothing),
         T(test_desired_catch_up),
+        T(test_model_id),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
