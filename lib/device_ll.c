@@ -10,6 +10,7 @@
 #include <openssl/crypto.h>
 
 #include "common/sas.h"
+#include "common/urlcode.h"
 #include "device_ll.h"
 #include "mqtt/frame.h"
 
@@ -192,21 +193,48 @@ static void connection_failed(iothub_device_client_ll_t *c, iothub_connection_st
     c->st = ST_WAIT_RETRY;
 }
 
+/* The CONNECT user name, as the C SDK builds it: host, device, API version, client type and
+ * the percent-encoded model id when one is set. Caller frees; NULL when out of memory. */
+static char *connect_username(const iothub_device_client_ll_t *c, size_t *len)
+{
+    const char *model_id = c->opts.model_id;
+    size_t model_cap = model_id ? 3 * strlen(model_id) + 1 : 1;
+    size_t cap = 64 + strlen(c->auth.host) + strlen(c->auth.device_id) + strlen(API_VERSION) +
+                 strlen(CLIENT_TYPE) + model_cap;
+    char *user = malloc(cap), *encoded = malloc(model_cap);
+    int n = -1;
+    if (user && encoded) {
+        encoded[0] = '\0';
+        if (!model_id || url_encode_component(model_id, strlen(model_id), encoded, model_cap) >= 0)
+            n = snprintf(user, cap, "%s/%s/?api-version=%s&DeviceClientType=%s%s%s", c->auth.host,
+                         c->auth.device_id, API_VERSION, CLIENT_TYPE, model_id ? "&model-id=" : "",
+                         encoded);
+    }
+    free(encoded);
+    if (n < 0 || (size_t)n >= cap) {
+        free(user);
+        return NULL;
+    }
+    *len = (size_t)n;
+    return user;
+}
+
 static int queue_connect(iothub_device_client_ll_t *c)
 {
-    char username[512];
-    int n = snprintf(username, sizeof(username), "%s/%s/?api-version=%s&DeviceClientType=%s",
-                     c->auth.host, c->auth.device_id, API_VERSION, CLIENT_TYPE);
-    if (n < 0 || (size_t)n >= sizeof(username))
-        return IOTHUB_EINVAL;
+    size_t n = 0;
+    char *username = connect_username(c, &n);
+    if (!username)
+        return IOTHUB_ENOMEM;
     char *password = NULL;
     size_t password_len = 0;
     int rc = 0;
     c->renew_at_ms = 0;
     if (c->auth.key) {
         password = malloc(SAS_TOKEN_MAX);
-        if (!password)
+        if (!password) {
+            free(username);
             return IOTHUB_ENOMEM;
+        }
         char resource[512];
         snprintf(resource, sizeof(resource), "%s/devices/%s", c->auth.host, c->auth.device_id);
         int64_t expiry = (int64_t)time(NULL) + (int64_t)c->opts.sas_lifetime_s;
@@ -226,11 +254,11 @@ static int queue_connect(iothub_device_client_ll_t *c)
         .keepalive = (uint16_t)c->opts.keepalive_s,
         .client_id = {c->auth.device_id, strlen(c->auth.device_id)},
         .has_username = true,
-        .username = {username, (size_t)n},
+        .username = {username, n},
         .has_password = password != NULL,
         .password = {password, password_len},
     };
-    size_t need = 64 + (size_t)n + strlen(c->auth.device_id) + password_len;
+    size_t need = 64 + n + strlen(c->auth.device_id) + password_len;
     if ((rc = iotlib_ll_out_reserve(c, need)) != 0)
         goto out_password;
     size_t w = mqtt_encode_connect(c->out + c->out_len, c->out_cap - c->out_len, &mc);
@@ -247,6 +275,7 @@ out_password:
         OPENSSL_cleanse(password, SAS_TOKEN_MAX);
         free(password);
     }
+    free(username);
     return rc;
 }
 

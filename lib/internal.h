@@ -19,12 +19,14 @@ struct iotlib_options {
     char *trusted_certs; /* PEM, owned; NULL: system store */
     char *x509_cert;     /* PEM, owned */
     char *x509_key;      /* PEM, owned */
+    char *model_id;      /* Plug and Play model id, owned; NULL: none */
     iothub_retry_policy_t retry_policy;
     size_t retry_timeout_s; /* 0: forever */
 };
 
 #define IOTLIB_DEFAULT_KEEPALIVE_S    240
 #define IOTLIB_DEFAULT_SAS_LIFETIME_S 3600
+#define IOTLIB_MODEL_ID_MAX           4096 /* the hub's limit for a DTMI */
 
 /* How set_option received its value. */
 enum iotlib_optval_kind {

@@ -66,7 +66,8 @@ void iotlib_options_free(struct iotlib_options *o)
     free(o->trusted_certs);
     free(o->x509_cert);
     free_secret(o->x509_key);
-    o->trusted_certs = o->x509_cert = o->x509_key = NULL;
+    free(o->model_id);
+    o->trusted_certs = o->x509_cert = o->x509_key = o->model_id = NULL;
 }
 
 bool iotlib_pem_has_cert(const char *pem)
@@ -237,6 +238,13 @@ int iotlib_options_set(struct iotlib_options *o, const char *name, const struct 
         if (s[0] && !iotlib_pem_has_key(s))
             return IOTHUB_ECERT;
         return replace_string(&o->x509_key, s, true);
+    }
+    if (strcmp(name, IOTHUB_OPTION_MODEL_ID) == 0) {
+        if ((rc = opt_string(v, &s)) != 0)
+            return rc;
+        if (strlen(s) > IOTLIB_MODEL_ID_MAX)
+            return IOTHUB_EOPTVALUE;
+        return replace_string(&o->model_id, s, false);
     }
     return IOTHUB_EOPTION;
 }

@@ -203,6 +203,12 @@ typedef void (*iothub_reported_state_cb)(int status_code, void *ctx);
  *   "x509privatekey"      const char *      string        none      PEM private key
  *   "retry_timeout"       const size_t *    int (s)       0         as set_retry_policy's
  *                                                                   limit (0: retry forever)
+ *   "model_id"            const char *      string        none      IoT Plug and Play model
+ *                                                                   id (up to 4096 chars),
+ *                                                                   sent in the next CONNECT;
+ *                                                                   the hub puts it on the
+ *                                                                   twin (modelId) and on
+ *                                                                   telemetry (dt-dataschema)
  */
 #define IOTHUB_OPTION_MESSAGE_TIMEOUT    "messageTimeout"
 #define IOTHUB_OPTION_KEEP_ALIVE         "keepalive"
@@ -212,6 +218,7 @@ typedef void (*iothub_reported_state_cb)(int status_code, void *ctx);
 #define IOTHUB_OPTION_X509_CERT          "x509certificate"
 #define IOTHUB_OPTION_X509_PRIVATE_KEY   "x509privatekey"
 #define IOTHUB_OPTION_RETRY_TIMEOUT      "retry_timeout"
+#define IOTHUB_OPTION_MODEL_ID           "model_id"
 
 /* ===================================== do-work mode ===================================== */
 

@@ -190,6 +190,8 @@ def device_client(device_cs):
     check(client.protocol == IoTHubTransportProvider.MQTT, "protocol")
     client.set_option("messageTimeout", 10000)
     client.set_option("logtrace", False)
+    # Plug and Play: test_12 reads it back from the device's twin (modelId).
+    client.set_option("model_id", "dtmi:com:example:Thermostat;1")
     client.set_connection_status_callback(lambda s, r, c: statuses.append((s, r, c)), "ctx")
     client.set_retry_policy(IoTHubClientRetryPolicy.RETRY_INTERVAL, 100)
     rp = client.get_retry_policy()

@@ -22,6 +22,7 @@ import re
 import shutil
 import subprocess
 import sys
+import time
 import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "support"))
@@ -209,6 +210,23 @@ class PythonTutorial(HubTestCase):
         out = self.run_python(CHECK_API, HUB_OWNER_CS=self.hub.connection_string)
         self.assertEqual(out.splitlines()[-2:],
                          ["API OK", "atexit confirmation: BECAUSE_DESTROY"], out)
+        # set_option("model_id", ...) went into the CONNECT: the hub records it on the twin
+        # (within a second or so) and on the device's telemetry.
+        deadline = time.monotonic() + 5
+        while True:
+            st, _, twin = self.hub.request("GET", "/twins/py-api-1")
+            self.assertEqual(st, 200, twin)
+            if "modelId" in twin or time.monotonic() > deadline:
+                break
+            time.sleep(0.1)
+        self.assertEqual(twin.get("modelId"), "dtmi:com:example:Thermostat;1")
+        self.assertEqual(self.hub.stop(), 0)
+        # The 60 messages of the client that set the option (its other clients did not).
+        recs = [r for r in dump_events(self.hub)
+                if r["system"].get("message-id", "").startswith("api_")]
+        self.assertGreaterEqual(len(recs), 60)
+        self.assertTrue(all(r["system"].get("dt-dataschema") == "dtmi:com:example:Thermostat;1"
+                            for r in recs), recs[0]["system"])
 
     def test_under_valgrind(self):
         valgrind = shutil.which("valgrind")

@@ -132,6 +132,37 @@ static void test_certificate_options(void **state)
     free(key);
 }
 
+static void test_model_id_option(void **state)
+{
+    (void)state;
+    struct iotlib_options o;
+    iotlib_options_init(&o);
+    assert_null(o.model_id);
+    struct iotlib_optval v = {.kind = IOTLIB_OPT_STRING, .s = "dtmi:com:example:Thermostat;1"};
+    assert_int_equal(iotlib_options_set(&o, IOTHUB_OPTION_MODEL_ID, &v), 0);
+    assert_string_equal(o.model_id, "dtmi:com:example:Thermostat;1");
+    struct iotlib_optval p = {.kind = IOTLIB_OPT_PTR, .ptr = "dtmi:com:example:Other;2"};
+    assert_int_equal(iotlib_options_set(&o, IOTHUB_OPTION_MODEL_ID, &p), 0);
+    assert_string_equal(o.model_id, "dtmi:com:example:Other;2");
+    char *long_id = malloc(IOTLIB_MODEL_ID_MAX + 2);
+    assert_non_null(long_id);
+    memset(long_id, 'a', IOTLIB_MODEL_ID_MAX + 1);
+    long_id[IOTLIB_MODEL_ID_MAX + 1] = '\0';
+    v.s = long_id;
+    assert_int_equal(iotlib_options_set(&o, IOTHUB_OPTION_MODEL_ID, &v), IOTHUB_EOPTVALUE);
+    assert_string_equal(o.model_id, "dtmi:com:example:Other;2"); /* unchanged on error */
+    long_id[IOTLIB_MODEL_ID_MAX] = '\0';
+    assert_int_equal(iotlib_options_set(&o, IOTHUB_OPTION_MODEL_ID, &v), 0);
+    assert_int_equal(strlen(o.model_id), IOTLIB_MODEL_ID_MAX);
+    v.s = "";
+    assert_int_equal(iotlib_options_set(&o, IOTHUB_OPTION_MODEL_ID, &v), 0);
+    assert_null(o.model_id);
+    struct iotlib_optval n = {.kind = IOTLIB_OPT_INT, .i = 1};
+    assert_int_equal(iotlib_options_set(&o, IOTHUB_OPTION_MODEL_ID, &n), IOTHUB_EOPTVALUE);
+    iotlib_options_free(&o);
+    free(long_id);
+}
+
 static void test_retry_policy_setter(void **state)
 {
     (void)state;
@@ -161,6 +192,7 @@ int main(void)
         cmocka_unit_test(test_defaults),
         cmocka_unit_test(test_numeric_options_in_every_form),
         cmocka_unit_test(test_certificate_options),
+        cmocka_unit_test(test_model_id_option),
         cmocka_unit_test(test_retry_policy_setter),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
