@@ -16,6 +16,7 @@
 #include "common/isotime.h"
 #include "store/c2d_store.h"
 #include "store/registry.h"
+#include "store/scratch_dir.h"
 
 struct fixture {
     char dir[64];
@@ -51,8 +52,7 @@ static int setup(void **state)
     struct fixture *f = calloc(1, sizeof(*f));
     if (!f)
         return -1;
-    snprintf(f->dir, sizeof(f->dir), "/tmp/test-c2d-XXXXXX");
-    if (!mkdtemp(f->dir)) {
+    if (scratch_dir_make(f->dir, sizeof(f->dir), "c2d") != 0) {
         free(f);
         return -1;
     }
@@ -66,11 +66,8 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     struct fixture *f = *state;
-    char cmd[256];
     registry_close(f->reg);
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
-    if (system(cmd) != 0)
-        fprintf(stderr, "cannot remove %s\n", f->dir);
+    scratch_dir_remove(f->dir);
     free(f);
     return 0;
 }

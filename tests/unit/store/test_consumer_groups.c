@@ -16,6 +16,7 @@
 
 #include "store/registry.h"
 #include "store/registry_sqlite/internal.h"
+#include "store/scratch_dir.h"
 
 typedef char group_name[CONSUMER_GROUP_NAME_MAX + 1];
 
@@ -40,8 +41,7 @@ static int setup(void **state)
     struct fixture *f = calloc(1, sizeof(*f));
     if (!f)
         return -1;
-    snprintf(f->dir, sizeof(f->dir), "/tmp/test-cg-XXXXXX");
-    if (!mkdtemp(f->dir)) {
+    if (scratch_dir_make(f->dir, sizeof(f->dir), "cg") != 0) {
         free(f);
         return -1;
     }
@@ -54,11 +54,8 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     struct fixture *f = *state;
-    char cmd[256];
     registry_close(f->reg);
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
-    if (system(cmd) != 0)
-        fprintf(stderr, "cannot remove %s\n", f->dir);
+    scratch_dir_remove(f->dir);
     free(f);
     return 0;
 }

@@ -22,6 +22,7 @@
 #include "store/eventlog.h"
 #include "store/eventlog_segment/internal.h"
 #include "store/eventlog_segment/io.h"
+#include "store/scratch_dir.h"
 
 /* ---- helpers ------------------------------------------------------------------------ */
 
@@ -30,14 +31,6 @@ struct fixture {
     struct eventlog_options opts;
     struct eventlog *log;
 };
-
-static void remove_dir(const char *dir)
-{
-    char cmd[256];
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-    if (system(cmd) != 0)
-        fprintf(stderr, "cannot remove %s\n", dir);
-}
 
 static struct eventlog *open_log(struct fixture *f)
 {
@@ -55,8 +48,7 @@ static int setup(void **state)
     struct fixture *f = calloc(1, sizeof(*f));
     if (!f)
         return -1;
-    snprintf(f->dir, sizeof(f->dir), "/tmp/test-eventlog-XXXXXX");
-    if (!mkdtemp(f->dir)) {
+    if (scratch_dir_make(f->dir, sizeof(f->dir), "eventlog") != 0) {
         free(f);
         return -1;
     }
@@ -71,7 +63,7 @@ static int teardown(void **state)
     struct fixture *f = *state;
     io_fault_clear();
     eventlog_close(f->log);
-    remove_dir(f->dir);
+    scratch_dir_remove(f->dir);
     free(f);
     return 0;
 }

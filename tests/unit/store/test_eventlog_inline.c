@@ -22,6 +22,7 @@
 #include "store/eventlog.h"
 #include "store/eventlog_segment/internal.h"
 #include "store/eventlog_segment/io.h"
+#include "store/scratch_dir.h"
 
 struct fixture {
     char dir[64];
@@ -56,8 +57,7 @@ static int setup(void **state)
     struct fixture *f = calloc(1, sizeof(*f));
     if (!f)
         return -1;
-    snprintf(f->dir, sizeof(f->dir), "/tmp/test-eventlog-inline-XXXXXX");
-    if (!mkdtemp(f->dir)) {
+    if (scratch_dir_make(f->dir, sizeof(f->dir), "eventlog-inline") != 0) {
         free(f);
         return -1;
     }
@@ -72,10 +72,7 @@ static int teardown(void **state)
     struct fixture *f = *state;
     io_fault_clear();
     eventlog_close(f->log);
-    char cmd[128];
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
-    if (system(cmd) != 0)
-        fprintf(stderr, "cannot remove %s\n", f->dir);
+    scratch_dir_remove(f->dir);
     free(f);
     return 0;
 }

@@ -21,6 +21,7 @@
 #include "store/eventlog.h"
 #include "store/eventlog_segment/format.h"
 #include "store/eventlog_segment/io.h"
+#include "store/scratch_dir.h"
 
 #define RECORDS 6
 #define SEGMENT 16384u /* small, so that the zero tail is small too */
@@ -36,14 +37,6 @@ struct fixture {
     size_t idx_len;
     uint64_t pos[RECORDS + 1]; /* file position of each record; [RECORDS] its end */
 };
-
-static void remove_dir(const char *dir)
-{
-    char cmd[256];
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-    if (system(cmd) != 0)
-        fprintf(stderr, "cannot remove %s\n", dir);
-}
 
 /* Reads path whole; the caller frees the buffer. */
 static uint8_t *read_file(const char *path, size_t *len)
@@ -160,8 +153,7 @@ static int setup(void **state)
     struct fixture *f = calloc(1, sizeof(*f));
     if (!f)
         return -1;
-    snprintf(f->dir, sizeof(f->dir), "/tmp/test-eventlog-pre-XXXXXX");
-    if (!mkdtemp(f->dir)) {
+    if (scratch_dir_make(f->dir, sizeof(f->dir), "eventlog-pre") != 0) {
         free(f);
         return -1;
     }
@@ -197,7 +189,7 @@ static int teardown(void **state)
 {
     struct fixture *f = *state;
     io_fault_clear();
-    remove_dir(f->dir);
+    scratch_dir_remove(f->dir);
     free(f->image);
     free(f->idx_bytes);
     free(f);
@@ -281,7 +273,7 @@ static void test_tail_while_open_cut_at_close(void **state)
     assert_int_equal(take_damaged_copies(f, NULL), 0);
 
     /* With the default segment size, the tail is EL_ZERO_AHEAD past the committed end. */
-    remove_dir(f->dir);
+    scratch_dir_remove(f->dir);
     assert_int_equal(mkdir(f->dir, 0755), 0);
     f->opts.segment_bytes = 0;
     f->opts.durability = EVENTLOG_FSYNC;
@@ -380,7 +372,7 @@ static uint64_t header_base(const char *path)
 static void test_sealed_segments_end_with_records(void **state)
 {
     struct fixture *f = *state;
-    remove_dir(f->dir);
+    scratch_dir_remove(f->dir);
     assert_int_equal(mkdir(f->dir, 0755), 0);
     f->opts.segment_bytes = 4096;
     f->opts.durability = EVENTLOG_FSYNC;
@@ -434,7 +426,7 @@ static void test_sealed_segments_end_with_records(void **state)
 static void test_preallocation_fails(void **state)
 {
     struct fixture *f = *state;
-    remove_dir(f->dir);
+    scratch_dir_remove(f->dir);
     assert_int_equal(mkdir(f->dir, 0755), 0);
     f->opts.segment_bytes = 0;
     f->opts.durability = EVENTLOG_FSYNC;
@@ -458,7 +450,7 @@ static void test_preallocation_fails(void **state)
 static void test_zero_segment_is_no_record(void **state)
 {
     struct fixture *f = *state;
-    remove_dir(f->dir);
+    scratch_dir_remove(f->dir);
     assert_int_equal(mkdir(f->dir, 0755), 0);
     struct eventlog *log = open_ok(f);
     eventlog_close(log);

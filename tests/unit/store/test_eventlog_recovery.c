@@ -20,6 +20,7 @@
 
 #include "store/eventlog.h"
 #include "store/eventlog_segment/format.h"
+#include "store/scratch_dir.h"
 
 #define RECORDS 5
 
@@ -33,14 +34,6 @@ struct fixture {
     uint64_t pos[RECORDS + 2]; /* file position of each record; [RECORDS] is the last,
                                 * [RECORDS + 1] the end of the file */
 };
-
-static void remove_dir(const char *dir)
-{
-    char cmd[256];
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-    if (system(cmd) != 0)
-        fprintf(stderr, "cannot remove %s\n", dir);
-}
 
 static uint8_t *read_file(const char *path, size_t *len)
 {
@@ -152,8 +145,7 @@ static int setup(void **state)
     struct fixture *f = calloc(1, sizeof(*f));
     if (!f)
         return -1;
-    snprintf(f->dir, sizeof(f->dir), "/tmp/test-eventlog-rec-XXXXXX");
-    if (!mkdtemp(f->dir)) {
+    if (scratch_dir_make(f->dir, sizeof(f->dir), "eventlog-rec") != 0) {
         free(f);
         return -1;
     }
@@ -179,7 +171,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     struct fixture *f = *state;
-    remove_dir(f->dir);
+    scratch_dir_remove(f->dir);
     free(f->seg_bytes);
     free(f->idx_bytes);
     free(f);

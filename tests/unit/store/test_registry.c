@@ -18,6 +18,7 @@
 #include "common/isotime.h"
 #include "store/registry.h"
 #include "store/registry_sqlite/internal.h"
+#include "store/scratch_dir.h"
 
 #define MAX_EVENTS 64
 
@@ -35,14 +36,6 @@ struct fixture {
     size_t nevents;
 };
 
-static void remove_dir(const char *dir)
-{
-    char cmd[256];
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-    if (system(cmd) != 0)
-        fprintf(stderr, "cannot remove %s\n", dir);
-}
-
 static struct registry *open_or_die(const char *path)
 {
     char err[512] = "";
@@ -58,8 +51,7 @@ static int setup(void **state)
     struct fixture *f = calloc(1, sizeof(*f));
     if (!f)
         return -1;
-    snprintf(f->dir, sizeof(f->dir), "/tmp/test-registry-XXXXXX");
-    if (!mkdtemp(f->dir)) {
+    if (scratch_dir_make(f->dir, sizeof(f->dir), "registry") != 0) {
         free(f);
         return -1;
     }
@@ -74,7 +66,7 @@ static int teardown(void **state)
 {
     struct fixture *f = *state;
     registry_close(f->reg);
-    remove_dir(f->dir);
+    scratch_dir_remove(f->dir);
     pthread_mutex_destroy(&f->events_lock);
     free(f);
     return 0;

@@ -18,6 +18,7 @@
 #include "store/registry.h"
 #include "store/registry_sqlite/internal.h"
 #include "store/twin_store.h"
+#include "store/scratch_dir.h"
 
 struct fixture {
     char dir[64];
@@ -50,8 +51,7 @@ static int setup(void **state)
     struct fixture *f = calloc(1, sizeof(*f));
     if (!f)
         return -1;
-    snprintf(f->dir, sizeof(f->dir), "/tmp/test-twin-store-XXXXXX");
-    if (!mkdtemp(f->dir)) {
+    if (scratch_dir_make(f->dir, sizeof(f->dir), "twin-store") != 0) {
         free(f);
         return -1;
     }
@@ -66,10 +66,7 @@ static int teardown(void **state)
 {
     struct fixture *f = *state;
     registry_close(f->reg);
-    char cmd[128];
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
-    if (system(cmd) != 0)
-        fprintf(stderr, "cannot remove %s\n", f->dir);
+    scratch_dir_remove(f->dir);
     free(f);
     return 0;
 }
