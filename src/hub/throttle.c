@@ -1,6 +1,5 @@
 #include "hub/throttle.h"
 
-#include "common/isotime.h"
 #include "hub/throttle_memory.h"
 
 /* Devices remembered at most (throttle_memory.h): ~100 bytes each. */
@@ -92,9 +91,4 @@ void hub_throttle_free(struct hub_throttle *t)
 {
     throttle_memory_free(t->d2c_device_memory);
     t->d2c_device_memory = NULL;
-}
-
-int64_t throttle_now_ns(void)
-{
-    return time_mono_ns();
 }

@@ -38,6 +38,8 @@ static inline bool throttle_rate_on(const struct throttle_rate *r)
     return r->interval_ns > 0;
 }
 
+/* Times are CLOCK_MONOTONIC nanoseconds: time_mono_ns() of common/isotime.h. */
+
 /* Charges one operation at now_ns to the bucket whose TAT is *tat_ns (owned by one thread;
  * start it at 0). Returns how long the caller should wait before the next operation, in
  * ns: 0 while under the rate. When that wait would exceed max_wait_ns nothing is charged
@@ -69,8 +71,5 @@ struct hub_throttle {
 int hub_throttle_init(struct hub_throttle *t, double d2c_device, double d2c_hub,
                       double connects_hub);
 void hub_throttle_free(struct hub_throttle *t);
-
-/* CLOCK_MONOTONIC in nanoseconds: what the hub passes as now_ns. */
-int64_t throttle_now_ns(void);
 
 #endif

@@ -84,7 +84,7 @@ static void finalize(struct mqtt_conn *c)
         struct hub *hub = mt->ep->hub;
         if (hub->throttle && hub->throttle->d2c_device_memory)
             throttle_memory_save(hub->throttle->d2c_device_memory, c->id.device_id,
-                                 c->throttle_tat_ns, throttle_now_ns());
+                                 c->throttle_tat_ns, time_mono_ns());
         /* A connection replaced by a newer one of the same device leaves the device's
          * presence and session to the newer one. */
         if (device_map_remove(&mt->ep->devices, c->id.device_id, c)) {

@@ -84,8 +84,8 @@ int mqtt_handle_connect(struct mqtt_conn *c, const struct mqtt_connect *p)
     /* Counted once authenticated, so that a flood of bad credentials (answered 5 anyway)
      * cannot use up the rate of real devices. 3 is what the SDKs retry (spec 2.3). */
     struct hub_throttle *throttle = ep->hub->throttle;
-    if (throttle && !throttle_try_shared(&throttle->connects_hub, &throttle->connects_hub_tat,
-                                         throttle_now_ns()))
+    if (throttle &&
+        !throttle_try_shared(&throttle->connects_hub, &throttle->connects_hub_tat, time_mono_ns()))
         return refuse(c, MQTT_CONNACK_UNAVAILABLE, client_id,
                       "throttled: more new device connections per second than "
                       "--throttle-connects-per-hub allows; the device retries");

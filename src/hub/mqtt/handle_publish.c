@@ -196,7 +196,7 @@ static int64_t throttle_d2c(struct mqtt_conn *c)
     /* A pause may last half the keep-alive at most: PINGREQs wait unread meanwhile. */
     int64_t cap_ms =
         c->keepalive_ms / 2 < THROTTLE_WAIT_MAX_MS ? c->keepalive_ms / 2 : THROTTLE_WAIT_MAX_MS;
-    int64_t cap = cap_ms * 1000000, now = throttle_now_ns();
+    int64_t cap = cap_ms * 1000000, now = time_mono_ns();
     /* A device that left while over its rate comes back to the bucket it left. Looked up at
      * the first message rather than at CONNECT: a connection that replaced a live one
      * finds the bucket the old one saved when it closed, a moment after the CONNACK. */
